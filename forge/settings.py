@@ -1,0 +1,79 @@
+"""Where ModelForge keeps its files, read from the environment.
+
+``MODELFORGE_HOME``     home folder (default ``./forge_data``; on a Space with persistent
+                        storage mounted at ``/data``, ``/data/modelforge``)
+``MODELFORGE_DB_PATH``  the run store's TinyDB file (default ``<home>/runs.json``)
+``MODELFORGE_ALLOWED_PATHS``  extra folders (``os.pathsep``-separated) that the page and the
+                        API may read datasets and models from
+``HF_HUB_OFFLINE``      ``1`` means never touch the network
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TRUE = {"1", "true", "yes", "on"}
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in TRUE
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    db_path: Path
+    allowed_paths: tuple[Path, ...] = field(default_factory=tuple)
+    offline: bool = False
+    on_space: bool = False
+    space_id: str | None = None
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.home / "datasets"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    def ensure(self) -> "Settings":
+        for d in (self.home, self.runs_dir, self.models_dir, self.datasets_dir, self.cache_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def default_home() -> Path:
+    if os.environ.get("MODELFORGE_HOME"):
+        return Path(os.environ["MODELFORGE_HOME"])
+    if os.environ.get("SPACE_ID") and Path("/data").is_dir() and os.access("/data", os.W_OK):
+        return Path("/data/modelforge")  # persistent storage on a Hugging Face Space
+    return Path("forge_data")
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment (cheap; read anew on each call)."""
+    home = default_home().expanduser().resolve()
+    db = os.environ.get("MODELFORGE_DB_PATH")
+    allowed = tuple(
+        Path(p).expanduser().resolve()
+        for p in os.environ.get("MODELFORGE_ALLOWED_PATHS", "").split(os.pathsep)
+        if p.strip()
+    )
+    return Settings(
+        home=home,
+        db_path=Path(db).expanduser().resolve() if db else home / "runs.json",
+        allowed_paths=allowed,
+        offline=env_flag("HF_HUB_OFFLINE") or env_flag("TRANSFORMERS_OFFLINE"),
+        on_space=bool(os.environ.get("SPACE_ID")),
+        space_id=os.environ.get("SPACE_ID"),
+    ).ensure()
