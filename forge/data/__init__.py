@@ -1,0 +1,142 @@
+"""Datasets: read a file or hub dataset, map its columns to a task, validate every row
+(reporting file and line), split, and format for the trainer.
+
+Validation runs before any model loads.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError
+from .reader import EXTENSIONS, MAX_PROBLEMS, Problem, Row, excerpt, read_file, read_hub
+from .tasks import (DETECTION_ORDER, TASK_SPECS, detect_task, map_columns, normalize_row,
+                    prompt_completion_pairs, prompt_messages, reference_answer, reference_answers, validate_row)
+
+SAMPLES_DIR = Path(__file__).parent / "samples"
+MIN_ROWS = 4
+
+
+def samples() -> dict[str, Path]:
+    """Built-in sample datasets: name → file."""
+    return {p.stem: p for p in sorted(SAMPLES_DIR.glob("*.jsonl"))}
+
+
+@dataclass
+class Dataset:
+    """A validated dataset: canonical rows of one task, each with its source line."""
+
+    source: str
+    task: str
+    rows: list[dict[str, Any]]
+    lines: list[int]
+    notices: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def split(self, eval_split: float, seed: int) -> tuple[list[dict], list[dict]]:
+        """Shuffle with ``seed`` and hold out ``eval_split`` of the rows (at least one when > 0)."""
+        idx = list(range(len(self.rows)))
+        random.Random(seed).shuffle(idx)
+        n_eval = 0 if eval_split <= 0 else max(1, round(len(idx) * eval_split))
+        n_eval = min(n_eval, len(idx) - 1)
+        ev, tr = idx[:n_eval], idx[n_eval:]
+        return [self.rows[i] for i in tr], [self.rows[i] for i in ev]
+
+    def preview(self, n: int = 5) -> list[dict[str, Any]]:
+        """The first rows after mapping, as the prompt and answer the model will see."""
+        out = []
+        for row in self.rows[:n]:
+            prompt = prompt_messages(row, self.task)
+            out.append({"prompt": "\n".join(f"[{m['role']}] {m['content']}" for m in prompt)[:300],
+                        "answer": reference_answer(row, self.task)[:300]})
+        return out
+
+
+def resolve_source(ref: str, *, sandbox: bool = False) -> tuple[str, Path | None]:
+    """``sample:NAME`` → the sample's file; a path → the file (checked against the sandbox when
+    the request comes from the page or the API); anything else is a hub dataset id."""
+    ref = ref.strip()
+    if ref.startswith("sample:"):
+        name = ref.split(":", 1)[1]
+        if name not in samples():
+            raise DataError(f"There is no sample dataset '{name}'.", f"Pick one of: {', '.join(samples())}.")
+        return ref, samples()[name]
+    p = Path(ref).expanduser()
+    looks_like_file = p.suffix.lower() in EXTENSIONS or ref.startswith((".", "/", "~")) or p.exists()
+    if sandbox and looks_like_file:
+        from ..sandbox import check_path
+
+        p = check_path(ref, "dataset")
+    if looks_like_file:
+        return ref, p
+    return ref, None
+
+
+def load(ref: str, task: str | None = None, *, sandbox: bool = False, max_samples: int | None = None,
+         display_name: str | None = None) -> Dataset:
+    """Read and validate a dataset. Raises DataError listing up to 20 bad rows with their lines."""
+    ref, path = resolve_source(ref, sandbox=sandbox)
+    name = display_name or (path.name if path else ref)
+    raw, problems = read_file(path, name) if path else (read_hub(ref), [])
+    total = len(raw) + len(problems)  # rows read, and lines that could not be parsed
+    if not raw and not problems:
+        raise DataError(f"{name} has no rows.", "Add examples to the file.")
+    columns = list(dict.fromkeys(k for r in raw[:50] for k in r.data))
+    notices: list[str] = []
+    if task is None:
+        task = detect_task(columns)
+        if task is None:
+            options = "; ".join(f"{t}: {', '.join(TASK_SPECS[t].required)}" for t in DETECTION_ORDER)
+            raise DataError(f"{name}: could not tell the task from the columns ({', '.join(columns)}).",
+                            f"Rename the columns to one of these sets, or choose the task. {options}")
+        notices.append(f"Task detected from the columns: {task}")
+    if not columns and problems:
+        raise DataError(f"{name}: no line could be read.", "Each line of a .jsonl file must be one JSON object.", problems[:MAX_PROBLEMS])
+    if task not in TASK_SPECS:
+        raise DataError(f"Unknown task '{task}'.", f"Choose one of: {', '.join(TASK_SPECS)}")
+    spec = TASK_SPECS[task]
+    renames = map_columns(columns, spec)
+    if renames:
+        notices.append("Columns mapped: " + ", ".join(f"{a} → {b}" for a, b in renames.items()))
+    rows, lines = [], []
+    for r in raw:
+        row = normalize_row(r.data, task, renames)
+        errs = validate_row(row, task)
+        if errs:
+            problems += [Problem(name, r.line, e) for e in errs]
+        else:
+            rows.append(row)
+            lines.append(r.line)
+    if problems:
+        problems.sort(key=lambda p: p.line or 0)
+        bad = len({p.line for p in problems})
+        raise DataError(
+            f"{name}: {bad} of {total} rows are not valid {task} examples"
+            + (f" (first {MAX_PROBLEMS} shown)" if len(problems) > MAX_PROBLEMS else "") + ".",
+            f"Each row needs: " + "; ".join(f"{k}: {v}" for k, v in spec.expected.items()) + ".",
+            problems[:MAX_PROBLEMS],
+        )
+    if max_samples:
+        rows, lines = rows[:max_samples], lines[:max_samples]
+    if len(rows) < MIN_ROWS:
+        raise DataError(f"{name} has only {len(rows)} usable rows; at least {MIN_ROWS} are needed.",
+                        "Add more examples (a few hundred give a visible effect).")
+    return Dataset(ref, task, rows, lines, notices, columns)
+
+
+def sft_dataset(rows: list[dict], task: str):
+    """A ``datasets.Dataset`` in TRL's conversational prompt-completion format."""
+    import datasets
+
+    examples = [ex for r in rows for ex in prompt_completion_pairs(r, task)]
+    return datasets.Dataset.from_list(examples)
+
+
+__all__ = ["Dataset", "Problem", "SAMPLES_DIR", "TASK_SPECS", "excerpt", "load", "prompt_messages",
+           "reference_answer", "reference_answers", "resolve_source", "samples", "sft_dataset"]

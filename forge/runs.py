@@ -1,0 +1,154 @@
+"""The run store: a TinyDB database of runs (and the models they produced), crash-safe.
+
+Every write goes to a temporary file that is fsynced and then renamed over the database
+(``os.replace`` is atomic), under a lock shared by threads and, through ``fcntl``, by
+processes; a crash at any moment leaves either the old or the new database, both readable.
+Runs left ``running`` or ``queued`` by a process that died are marked ``interrupted`` when
+the next process starts its queue (``forge.training.queue.mark_interrupted``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from .settings import get_settings
+
+STATUSES = ("queued", "running", "completed", "failed", "stopped", "interrupted")
+ACTIVE = ("queued", "running")
+_thread_lock = threading.RLock()
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that never leaves a half-written file."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def read(self) -> dict | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return json.loads(text) if text.strip() else None
+
+    def write(self, data: dict) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        with contextlib.suppress(OSError):  # make the rename itself durable
+            fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def close(self) -> None:
+        pass
+
+
+def new_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+class RunStore:
+    """Runs and models. A run record::
+
+        {id, name, config, status, created, started, finished, error, metrics (final),
+         history_path (events.jsonl), run_dir, output_dir (adapter or model), provider, task,
+         strategy, base_model, artifacts (extra paths)}
+
+    A model record (tables ``models``) is a fine-tuned model: ``{id, name, run_id, kind
+    ('adapter'|'merged'|'full'), path, base_model, task, strategy, created, notes}``.
+    """
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else get_settings().db_path
+        self._lockfile = self.path.with_name(f".{self.path.name}.lock")
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[TinyDB]:
+        import fcntl
+
+        with _thread_lock:
+            self._lockfile.parent.mkdir(parents=True, exist_ok=True)
+            with open(self._lockfile, "a") as lf:
+                fcntl.flock(lf, fcntl.LOCK_EX)
+                try:
+                    db = TinyDB(self.path, storage=AtomicJSONStorage)
+                    try:
+                        yield db
+                    finally:
+                        db.close()
+                finally:
+                    fcntl.flock(lf, fcntl.LOCK_UN)
+
+    # ---- runs ----------------------------------------------------------------------------
+    def create_run(self, record: dict[str, Any]) -> dict[str, Any]:
+        rec = {"id": new_id(), "status": "queued", "created": time.time(), "started": None, "finished": None,
+               "error": None, "metrics": {}, **record}
+        with self._db() as db:
+            db.table("runs").insert(rec)
+        return rec
+
+    def update_run(self, run_id: str, **fields: Any) -> dict[str, Any] | None:
+        with self._db() as db:
+            t = db.table("runs")
+            t.update(fields, Query().id == run_id)
+            return t.get(Query().id == run_id)
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        with self._db() as db:
+            return db.table("runs").get(Query().id == run_id)
+
+    def list_runs(self, status: str | None = None) -> list[dict[str, Any]]:
+        with self._db() as db:
+            rows = db.table("runs").all() if status is None else db.table("runs").search(Query().status == status)
+        return sorted((dict(r) for r in rows), key=lambda r: r.get("created") or 0, reverse=True)
+
+    def delete_run(self, run_id: str) -> None:
+        with self._db() as db:
+            db.table("runs").remove(Query().id == run_id)
+
+    # ---- models --------------------------------------------------------------------------
+    def add_model(self, record: dict[str, Any]) -> dict[str, Any]:
+        rec = {"id": new_id(), "created": time.time(), "notes": [], **record}
+        with self._db() as db:
+            db.table("models").insert(rec)
+        return rec
+
+    def update_model(self, model_id: str, **fields: Any) -> dict[str, Any] | None:
+        with self._db() as db:
+            t = db.table("models")
+            t.update(fields, Query().id == model_id)
+            return t.get(Query().id == model_id)
+
+    def get_model(self, model_id: str) -> dict[str, Any] | None:
+        with self._db() as db:
+            return db.table("models").get(Query().id == model_id)
+
+    def list_models(self) -> list[dict[str, Any]]:
+        with self._db() as db:
+            rows = db.table("models").all()
+        return sorted((dict(r) for r in rows), key=lambda r: r.get("created") or 0, reverse=True)
+
+    def delete_model(self, model_id: str) -> None:
+        with self._db() as db:
+            db.table("models").remove(Query().id == model_id)
+
+
+def get_store() -> RunStore:
+    return RunStore()

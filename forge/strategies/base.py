@@ -1,0 +1,123 @@
+"""The TrainingStrategy protocol, and the mapping of RunConfig onto the trainers' arguments
+that every strategy shares."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, runtime_checkable
+
+from ..config import RunConfig
+from ..hardware import Hardware
+
+
+@dataclass
+class TrainContext:
+    """Everything a strategy needs, passed in (strategies hold no state of their own)."""
+
+    model: Any
+    tokenizer: Any
+    train_rows: list[dict]
+    eval_rows: list[dict]
+    task: str
+    config: RunConfig
+    output_dir: Path
+    callbacks: list[Any]
+    hardware: Hardware
+    peft_applied: bool = False
+    log: Callable[[str], None] = print
+    emit: Callable[..., None] = lambda kind, **data: None  # write an event to the run's log
+    extras: dict[str, Any] = field(default_factory=dict)  # artefacts a strategy leaves for the Job
+
+
+@runtime_checkable
+class TrainingStrategy(Protocol):
+    name: str
+    label: str
+    description: str
+    tasks: tuple[str, ...]  # dataset tasks it trains on
+
+    def available(self, hw: Hardware) -> tuple[bool, str]:
+        """Whether this machine can run the strategy, and why not."""
+
+    def prepare_config(self, config: RunConfig) -> RunConfig:
+        """Settings the strategy implies (e.g. qlora → 4-bit), applied before the model loads."""
+
+    def build_trainer(self, ctx: TrainContext) -> Any:
+        """A ready transformers/TRL trainer; the Job calls ``train()`` on it."""
+
+
+class Strategy:
+    """Defaults for the protocol's optional parts."""
+
+    name = ""
+    label = ""
+    description = ""
+    tasks: tuple[str, ...] = ()
+    metric_keys: tuple[str, ...] = ()  # extra metrics worth plotting (beyond loss and learning rate)
+
+    def available(self, hw: Hardware) -> tuple[bool, str]:
+        return True, ""
+
+    def prepare_config(self, config: RunConfig) -> RunConfig:
+        return config
+
+
+def estimated_steps(config: RunConfig, n_examples: int) -> int:
+    if config.max_steps and config.max_steps > 0:
+        return config.max_steps
+    per_step = (config.per_device_train_batch_size or 1) * (config.gradient_accumulation_steps or 1)
+    return max(1, math.ceil(n_examples / per_step) * math.ceil(config.num_train_epochs))
+
+
+def training_kwargs(config: RunConfig, output_dir: Path, *, n_examples: int, has_eval: bool,
+                    hw: Hardware) -> dict[str, Any]:
+    """RunConfig → keyword arguments common to TrainingArguments and TRL's configs."""
+    steps = estimated_steps(config, n_examples)
+    eval_steps = config.eval_steps or max(1, steps // 5)
+    save_steps = config.save_steps or max(1, steps // 4)
+    report = [] if os.environ.get("MODELFORGE_DISABLE_TENSORBOARD") else ["tensorboard"]
+    kw: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        num_train_epochs=config.num_train_epochs,
+        max_steps=config.max_steps if config.max_steps is not None else -1,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.per_device_train_batch_size or 1,
+        per_device_eval_batch_size=config.per_device_train_batch_size or 1,
+        gradient_accumulation_steps=config.gradient_accumulation_steps or 1,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        lr_scheduler_type=config.lr_scheduler_type,
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        seed=config.seed,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=eval_steps if has_eval else None,
+        save_strategy="steps",
+        save_steps=save_steps,
+        save_total_limit=config.save_total_limit,
+        bf16=bool(config.bf16),
+        fp16=bool(config.fp16),
+        use_cpu=hw.device == "cpu",
+        gradient_checkpointing=bool(config.gradient_checkpointing),
+        report_to=report,
+        disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+    )
+    if config.gradient_checkpointing:
+        kw["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+    return kw
+
+
+def lora_config(config: RunConfig, task_type: str = "CAUSAL_LM"):
+    """PEFT LoraConfig from the RunConfig (None for full fine-tuning, ``lora_r: 0``)."""
+    if config.lora_r == 0:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=config.target_modules, task_type=task_type, bias="none")

@@ -1,0 +1,215 @@
+"""The Job: runs one RunConfig from start to saved artefacts, writing its event log.
+
+catalog.resolve → data.load+validate (before any model loads) → provider.load →
+strategy.build_trainer → trainer.train(callbacks=[EventCallback]) → save adapter/model,
+tokenizer, chat template and config → record final metrics.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import shutil
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ..config import RunConfig, resolve_defaults
+from ..errors import ConfigError, ForgeError
+from ..runs import RunStore
+from ..settings import get_settings
+from .events import EventLog
+
+log = logging.getLogger(__name__)
+
+FINAL_KEYS = ("loss", "eval_loss", "eval_perplexity", "train_loss", "train_runtime", "train_samples_per_second")
+
+
+def run_dir(run_id: str) -> Path:
+    return get_settings().runs_dir / run_id
+
+
+def final_metrics(log_history: list[dict[str, Any]]) -> dict[str, float]:
+    """The last value of every metric the trainer logged (loss, eval_loss, rewards, ...)."""
+    out: dict[str, float] = {}
+    for entry in log_history:
+        for k, v in entry.items():
+            if isinstance(v, (int, float)) and k not in ("step", "epoch"):
+                out[k] = float(v)
+    if "eval_loss" in out:
+        import math
+
+        out["eval_perplexity"] = math.exp(out["eval_loss"]) if out["eval_loss"] < 50 else float("inf")
+    return out
+
+
+class Job:
+    def __init__(self, run_id: str, config: RunConfig, store: RunStore, *, sandbox: bool = False,
+                 dataset_name: str | None = None):
+        self.run_id = run_id
+        self.config = config
+        self.store = store
+        self.sandbox = sandbox
+        self.dataset_name = dataset_name
+        self.dir = run_dir(run_id)
+        self.events = EventLog(self.dir / "events.jsonl")
+        self.stop_event = threading.Event()
+        self.status = "queued"
+
+    # ---- control -------------------------------------------------------------------------
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.log("Stop requested: the run ends after the current step.")
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.events.emit("log", level=level, message=message)
+        log.log(logging.WARNING if level == "warning" else logging.INFO, "[%s] %s", self.run_id, message)
+
+    def _status(self, status: str, message: str = "", **fields: Any) -> None:
+        self.status = status
+        self.events.emit("status", status=status, message=message)
+        self.store.update_run(self.run_id, status=status, **fields)
+
+    # ---- the run -------------------------------------------------------------------------
+    def run(self) -> str:
+        """Run to the end; returns the final status. Never raises."""
+        self._status("running", "Run started", started=time.time(), pid=os.getpid())
+        trainer = loaded = None
+        try:
+            trainer, loaded, ctx = self._prepare()
+            if self.stop_event.is_set():
+                raise _Stopped()
+            self.log(f"Training: {len(ctx.train_rows)} training rows, {len(ctx.eval_rows)} evaluation rows.")
+            trainer.train()
+            status = "stopped" if self.stop_event.is_set() else "completed"
+            if ctx.eval_rows and status == "completed":
+                m = trainer.evaluate()
+                m = {k: v for k, v in m.items() if isinstance(v, (int, float))}
+                m.update(phase="final", step=trainer.state.global_step, epoch=round(trainer.state.epoch or 0, 4))
+                self.events.emit("metrics", **m)
+            metrics = final_metrics(trainer.state.log_history)
+            out = self._save(trainer, loaded, ctx)
+            metrics.update({k: v for k, v in ctx.extras.get("metrics", {}).items()})
+            message = "Run stopped; the model trained so far was saved." if status == "stopped" else "Run completed."
+            self.log(message + f" Saved to {out}")
+            self._status(status, message, finished=time.time(), metrics=metrics, output_dir=str(out))
+            self.events.emit("result", status=status, metrics=metrics, output_dir=str(out), error=None)
+            return status
+        except _Stopped:
+            self._status("stopped", "Run stopped before training began.", finished=time.time())
+            self.events.emit("result", status="stopped", metrics={}, output_dir=None, error=None)
+            return "stopped"
+        except BaseException as e:  # noqa: BLE001 — every failure must reach the record
+            if isinstance(e, ForgeError):
+                message = str(e)
+            elif isinstance(e, MemoryError) or "out of memory" in str(e).lower():
+                message = ("Training ran out of memory. Lower the batch size or the sequence length, use LoRA "
+                           "instead of full fine-tuning, or 4-bit quantization (qlora).")
+            else:
+                message = f"Training failed: {type(e).__name__}: {str(e)[:500]}"
+            self.events.emit("log", level="error", message=message, traceback=traceback.format_exc())
+            log.exception("run %s failed", self.run_id)
+            self._status("failed", message, finished=time.time(), error=message)
+            self.events.emit("result", status="failed", metrics={}, output_dir=None, error=message)
+            if not isinstance(e, Exception):
+                raise
+            return "failed"
+        finally:
+            del trainer, loaded
+            _free_memory()
+
+    def _prepare(self):
+        from .. import catalog, data
+        from ..hardware import detect, estimate_memory, profile_defaults, ModelShape
+        from ..providers import choose_provider
+        from ..strategies import TrainContext, get_strategy
+        from .callback import EventCallback
+
+        hw = detect()
+        strategy = get_strategy(self.config.strategy)
+        ok, why = strategy.available(hw)
+        if not ok:
+            raise ConfigError(f"strategy: {strategy.name} cannot run on this machine: {why}")
+        config = strategy.prepare_config(resolve_defaults(self.config, profile_defaults(hw)))
+        self.config = config
+        self.log(f"Hardware: {hw.summary()}")
+        (self.dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+
+        self.log(f"Reading dataset {self.dataset_name or config.dataset}...")
+        ds = data.load(config.dataset, config.task, sandbox=self.sandbox, max_samples=config.max_samples,
+                       display_name=self.dataset_name)
+        for n in ds.notices:
+            self.log(n)
+        if ds.task not in strategy.tasks:
+            raise ConfigError(
+                f"strategy: {strategy.name} trains on {', '.join(strategy.tasks)} data, but this dataset is {ds.task}.",
+                "Choose a strategy that fits the data, or a dataset of the right task.")
+        train_rows, eval_rows = ds.split(config.eval_split, config.seed)
+        self.store.update_run(self.run_id, task=ds.task, n_train=len(train_rows), n_eval=len(eval_rows))
+
+        self.log(f"Resolving model {config.model_name}...")
+        resolved = catalog.resolve(config.model_name)
+        provider, why = choose_provider(config, resolved)
+        self.log(f"Provider: {why}")
+        self.store.update_run(self.run_id, provider=provider.name, provider_reason=why, model_path=str(resolved.path))
+        try:
+            from transformers import AutoConfig
+
+            shape = ModelShape.from_config(AutoConfig.from_pretrained(resolved.path))
+            est = estimate_memory(shape, lora_r=config.lora_r, bits=4 if config.use_4bit else 8 if config.use_8bit else 16 if (config.bf16 or config.fp16) else 32,
+                                  batch_size=config.per_device_train_batch_size or 1, seq_len=config.max_seq_length or 512,
+                                  gradient_checkpointing=bool(config.gradient_checkpointing), hw=hw)
+            self.log(f"Memory estimate: {est.summary()}", "warning" if est.warning else "info")
+        except Exception as e:  # an estimate must never stop a run
+            self.log(f"No memory estimate for this model ({type(e).__name__}).", "warning")
+        if self.stop_event.is_set():
+            raise _Stopped()
+        self.log(f"Loading {resolved.describe()} with {provider.name}...")
+        t0 = time.time()
+        loaded = provider.load(resolved, config)
+        for n in loaded.notes:
+            self.log(n)
+        self.log(f"Model loaded in {time.time() - t0:.1f} s.")
+        ctx = TrainContext(model=loaded.model, tokenizer=loaded.tokenizer, train_rows=train_rows, eval_rows=eval_rows,
+                           task=ds.task, config=config, output_dir=self.dir / "checkpoints",
+                           callbacks=[EventCallback(self.events, self.stop_event)], hardware=hw,
+                           peft_applied=loaded.peft_applied, log=self.log, emit=self.events.emit)
+        self.ctx = ctx
+        trainer = strategy.build_trainer(ctx)
+        return trainer, loaded, ctx
+
+    def _save(self, trainer, loaded, ctx) -> Path:
+        out = self.dir / "model"
+        if out.exists():
+            shutil.rmtree(out)
+        trainer.save_model(str(out))
+        tok = getattr(trainer, "processing_class", None) or loaded.tokenizer
+        tok.save_pretrained(str(out))
+        (out / "run_config.yaml").write_text(self.config.to_yaml(), encoding="utf-8")
+        kind = "adapter" if (out / "adapter_config.json").is_file() else "full"
+        rec = self.store.get_run(self.run_id) or {}
+        self.store.add_model({
+            "name": rec.get("name") or self.run_id, "run_id": self.run_id, "kind": kind, "path": str(out),
+            "base_model": self.config.model_name, "task": ctx.task, "strategy": self.config.strategy,
+            "quantized_base": bool(self.config.use_4bit or self.config.use_8bit),
+            **({"artifacts": ctx.extras["artifacts"]} if ctx.extras.get("artifacts") else {}),
+        })
+        return out
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _free_memory() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
