@@ -85,11 +85,9 @@ class Job:
             self.log(f"Training: {len(ctx.train_rows)} training rows, {len(ctx.eval_rows)} evaluation rows.")
             trainer.train()
             status = "stopped" if self.stop_event.is_set() else "completed"
-            if ctx.eval_rows and status == "completed":
-                m = trainer.evaluate()
-                m = {k: v for k, v in m.items() if isinstance(v, (int, float))}
-                m.update(phase="final", step=trainer.state.global_step, epoch=round(trainer.state.epoch or 0, 4))
-                self.events.emit("metrics", **m)
+            evaluated = [h["step"] for h in trainer.state.log_history if "eval_loss" in h]
+            if ctx.eval_rows and status == "completed" and (not evaluated or evaluated[-1] != trainer.state.global_step):
+                trainer.evaluate()  # the final eval loss; logged through the EventCallback
             metrics = final_metrics(trainer.state.log_history)
             out = self._save(trainer, loaded, ctx)
             metrics.update({k: v for k, v in ctx.extras.get("metrics", {}).items()})
@@ -179,6 +177,9 @@ class Job:
                            peft_applied=loaded.peft_applied, log=self.log, emit=self.events.emit)
         self.ctx = ctx
         trainer = strategy.build_trainer(ctx)
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # the event log replaces its prints
         return trainer, loaded, ctx
 
     def _save(self, trainer, loaded, ctx) -> Path:

@@ -1,0 +1,200 @@
+"""The command line: the same Job the page runs, headless.
+
+    python -m forge train CONFIG.yaml [--set key=value ...]
+    python -m forge runs
+    python -m forge show RUN_ID
+    python -m forge config [--defaults]         print a commented config to start from
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from typing import Any
+
+from .errors import ForgeError
+
+
+def _progress_line(ev: dict[str, Any]) -> str:
+    step, total = ev.get("step", 0), ev.get("max_steps") or 0
+    width = 30
+    done = int(width * step / total) if total else 0
+    eta = ev.get("eta")
+    eta_s = f"{int(eta // 60)}:{int(eta % 60):02d}" if isinstance(eta, (int, float)) else "--:--"
+    phase = f"{ev['phase']} " if ev.get("phase") not in (None, "train") else ""
+    return (f"\r{phase}[{'#' * done}{'.' * (width - done)}] {step}/{total} "
+            f"epoch {ev.get('epoch', 0):.2f} · ETA {eta_s} · {ev.get('tokens_per_second', 0):.0f} tok/s")
+
+
+def follow(events_path: str, until_done: threading.Event, out=sys.stdout) -> None:
+    """Print a run's events (log lines, metrics, a progress bar) as they are written."""
+    from .training.events import read_events
+
+    offset, bar = 0, False
+    while True:
+        finished = until_done.is_set()
+        events, offset = read_events(events_path, offset)
+        for ev in events:
+            kind = ev["kind"]
+            if kind == "progress":
+                out.write(_progress_line(ev))
+                bar = True
+            elif kind in ("log", "status", "metrics", "phase"):
+                if bar:
+                    out.write("\n")
+                    bar = False
+                if kind == "log":
+                    out.write(("ERROR: " if ev.get("level") == "error" else "") + ev["message"] + "\n")
+                elif kind == "status" and ev.get("message"):
+                    out.write(f"[{ev['status']}] {ev['message']}\n")
+                elif kind == "phase":
+                    out.write(f"== phase {ev.get('index', 0) + 1}/{ev.get('total', 1)}: {ev['name']} ==\n")
+                elif kind == "metrics":
+                    shown = {k: v for k, v in ev.items() if k in ("loss", "eval_loss", "learning_rate", "reward", "rewards/accuracies", "eval_perplexity")}
+                    if shown:
+                        out.write(f"step {ev.get('step')}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()) + "\n")
+        out.flush()
+        if finished:
+            if bar:
+                out.write("\n")
+            return
+        time.sleep(0.2)
+
+
+def cmd_train(args) -> int:
+    import yaml
+
+    from .config import load_config, parse_config
+    from .training.queue import JobQueue
+    from .runs import get_store
+
+    config = load_config(args.config)
+    if args.set:
+        data = config.to_dict(only_set=True)
+        for item in args.set:
+            key, _, value = item.partition("=")
+            data[key.strip()] = yaml.safe_load(value)
+        config = parse_config(data)
+    queue = JobQueue(get_store())
+    rec = queue.submit(config)
+    print(f"Run {rec['id']} ({rec['name']}) — events: {rec['events_path']}")
+    done = threading.Event()
+    printer = threading.Thread(target=follow, args=(rec["events_path"], done), daemon=True)
+    printer.start()
+    try:
+        final = queue.wait(rec["id"])
+    except KeyboardInterrupt:
+        print("\nStopping (Ctrl-C again to abort)...")
+        queue.stop(rec["id"])
+        final = queue.wait(rec["id"])
+    done.set()
+    printer.join()
+    if final["status"] == "completed":
+        m = final.get("metrics", {})
+        print(f"Completed. Model saved to {final.get('output_dir')}")
+        print("Final: " + ", ".join(f"{k} {m[k]:.4f}" for k in ("train_loss", "loss", "eval_loss", "eval_perplexity") if k in m))
+        return 0
+    print(f"Run {final['status']}: {final.get('error') or ''}".rstrip(), file=sys.stderr)
+    return 0 if final["status"] == "stopped" else 1
+
+
+def _duration(rec: dict) -> str:
+    if rec.get("started") and rec.get("finished"):
+        s = int(rec["finished"] - rec["started"])
+        return f"{s // 60}m{s % 60:02d}s"
+    return "-"
+
+
+def cmd_runs(args) -> int:
+    from .runs import get_store
+
+    runs = get_store().list_runs()
+    if not runs:
+        print("No runs yet. Start one with: python -m forge train CONFIG.yaml")
+        return 0
+    print(f"{'ID':24} {'NAME':28} {'STRATEGY':9} {'TASK':16} {'STATUS':11} {'TIME':8} LOSS")
+    for r in runs:
+        loss = r.get("metrics", {}).get("loss")
+        print(f"{r['id']:24} {str(r.get('name'))[:28]:28} {str(r.get('strategy')):9} {str(r.get('task')):16} "
+              f"{r['status']:11} {_duration(r):8} {'' if loss is None else f'{loss:.4f}'}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .runs import get_store
+
+    rec = get_store().get_run(args.run_id)
+    if rec is None:
+        raise ForgeError(f"There is no run '{args.run_id}'.", "List the runs with: python -m forge runs")
+    if args.json:
+        print(json.dumps(rec, indent=2, default=str))
+        return 0
+    print(f"Run {rec['id']}: {rec.get('name')}\n  status: {rec['status']}" + (f" — {rec['error']}" if rec.get("error") else ""))
+    for k in ("base_model", "strategy", "task", "dataset", "provider", "provider_reason", "output_dir", "run_dir"):
+        if rec.get(k):
+            print(f"  {k}: {rec[k]}")
+    print(f"  duration: {_duration(rec)}")
+    if rec.get("metrics"):
+        print("  final metrics:")
+        for k, v in sorted(rec["metrics"].items()):
+            print(f"    {k}: {v:.6g}" if isinstance(v, float) else f"    {k}: {v}")
+    print("  config:")
+    for k, v in rec.get("config", {}).items():
+        print(f"    {k}: {v}")
+    return 0
+
+
+def cmd_config(args) -> int:
+    from .config import RunConfig
+
+    cfg = RunConfig()
+    lines = ["# ModelForge run config. Run it with: python -m forge train this.yaml"]
+    for name, field in RunConfig.model_fields.items():
+        value = getattr(cfg, name)
+        doc = f"  # {field.description}" if field.description else ""
+        import yaml
+
+        rendered = yaml.safe_dump({name: value}, default_flow_style=True).strip().strip("{}")
+        lines.append(("" if value is not None else "# ") + rendered + doc)
+    print("\n".join(lines))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m forge", description="ModelForge: fine-tune language models.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train from a YAML/JSON run config")
+    t.add_argument("config")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)")
+    t.set_defaults(fn=cmd_train)
+    r = sub.add_parser("runs", help="list runs")
+    r.set_defaults(fn=cmd_runs)
+    s = sub.add_parser("show", help="show one run with its final metrics")
+    s.add_argument("run_id")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_show)
+    c = sub.add_parser("config", help="print a config file with every setting and its default")
+    c.set_defaults(fn=cmd_config)
+    return p
+
+
+# Other modules add sub-commands here: name -> function(subparsers)
+EXTENSIONS: list = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    for extend in EXTENSIONS:
+        extend(parser._subparsers._group_actions[0])  # noqa: SLF001 — argparse has no public accessor
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except ForgeError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
