@@ -79,8 +79,11 @@ def resolve_source(ref: str, *, sandbox: bool = False) -> tuple[str, Path | None
 
 
 def load(ref: str, task: str | None = None, *, sandbox: bool = False, max_samples: int | None = None,
-         display_name: str | None = None) -> Dataset:
-    """Read and validate a dataset. Raises DataError listing up to 20 bad rows with their lines."""
+         display_name: str | None = None, tasks: tuple[str, ...] | None = None) -> Dataset:
+    """Read and validate a dataset. Raises DataError listing up to 20 bad rows with their lines.
+
+    ``task`` fixes the task; otherwise it is detected from the columns, among ``tasks`` when given
+    (the tasks the chosen strategy trains on)."""
     ref, path = resolve_source(ref, sandbox=sandbox)
     name = display_name or (path.name if path else ref)
     raw, problems = read_file(path, name) if path else (read_hub(ref), [])
@@ -90,7 +93,7 @@ def load(ref: str, task: str | None = None, *, sandbox: bool = False, max_sample
     columns = list(dict.fromkeys(k for r in raw[:50] for k in r.data))
     notices: list[str] = []
     if task is None:
-        task = detect_task(columns)
+        task = detect_task(columns, tasks)
         if task is None:
             options = "; ".join(f"{t}: {', '.join(TASK_SPECS[t].required)}" for t in DETECTION_ORDER)
             raise DataError(f"{name}: could not tell the task from the columns ({', '.join(columns)}).",
@@ -138,5 +141,9 @@ def sft_dataset(rows: list[dict], task: str):
     return datasets.Dataset.from_list(examples)
 
 
-__all__ = ["Dataset", "Problem", "SAMPLES_DIR", "TASK_SPECS", "excerpt", "load", "prompt_messages",
-           "reference_answer", "reference_answers", "resolve_source", "samples", "sft_dataset"]
+from .formats import (ALIGNMENT_TASKS, clip_prompts, preference_dataset, prompt_dataset,  # noqa: E402
+                      unpaired_dataset)
+
+__all__ = ["ALIGNMENT_TASKS", "Dataset", "Problem", "SAMPLES_DIR", "TASK_SPECS", "clip_prompts", "excerpt", "load",
+           "preference_dataset", "prompt_dataset", "prompt_messages", "reference_answer", "reference_answers",
+           "resolve_source", "samples", "sft_dataset", "unpaired_dataset"]

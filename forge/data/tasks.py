@@ -229,20 +229,42 @@ def map_columns(columns: list[str], spec: TaskSpec) -> dict[str, str]:
     return renames
 
 
-def detect_task(columns: list[str]) -> str | None:
-    """The task whose fields the columns hold: exact names first, then known aliases."""
+def _detect(columns: list[str], order: list[str]) -> tuple[str | None, bool, dict[str, int]]:
+    """(task, found by exact column names?, fields shared with each task)."""
     outputs = {c for c in columns if TASK_SPECS["text-generation"].aliases.get(c.lower()) == "output"} - {"answer"}
-    for name in DETECTION_ORDER:
+    for name in order:
         if name == "prompt" and (outputs or "output" in columns):
             continue  # prompt + completion/response is instruction data, not prompts alone
         if all(f in columns for f in TASK_SPECS[name].required):
-            return name
-    for name in DETECTION_ORDER:
+            return name, True, {}
+    overlap = {}
+    for name in order:
         spec = TASK_SPECS[name]
         mapped = set(columns) | set(map_columns(columns, spec).values())
         if all(f in mapped for f in spec.required):
-            return name
-    return None
+            return name, False, {}
+        overlap[name] = len(mapped & set(spec.required))
+    return None, False, overlap
+
+
+def detect_task(columns: list[str], candidates: tuple[str, ...] | None = None) -> str | None:
+    """The task whose fields the columns hold: exact names first, then known aliases.
+
+    ``candidates`` are the tasks the chosen strategy trains on. A dataset that is clearly of
+    another task (exact column names) keeps that task, so the mismatch can be explained; when
+    the columns fit no candidate fully, the candidate sharing the most fields is chosen, so that
+    validation can say, row by row, which field is missing.
+    """
+    task, exact, _ = _detect(columns, list(DETECTION_ORDER))
+    if candidates is None or task in candidates or (task and exact):
+        return task
+    order = [t for t in DETECTION_ORDER if t in candidates]
+    found, _, overlap = _detect(columns, order)
+    if found:
+        return found
+    if overlap and max(overlap.values()) > 0:
+        return max(order, key=lambda t: overlap[t])
+    return task
 
 
 def normalize_row(row: dict, task: str, renames: dict[str, str]) -> dict:

@@ -86,7 +86,8 @@ class Job:
             trainer.train()
             status = "stopped" if self.stop_event.is_set() else "completed"
             evaluated = [h["step"] for h in trainer.state.log_history if "eval_loss" in h]
-            if ctx.eval_rows and status == "completed" and (not evaluated or evaluated[-1] != trainer.state.global_step):
+            if (ctx.eval_rows and status == "completed" and getattr(trainer, "eval_dataset", None) is not None
+                    and (not evaluated or evaluated[-1] != trainer.state.global_step)):
                 trainer.evaluate()  # the final eval loss; logged through the EventCallback
             metrics = final_metrics(trainer.state.log_history)
             out = self._save(trainer, loaded, ctx)
@@ -138,7 +139,7 @@ class Job:
 
         self.log(f"Reading dataset {self.dataset_name or config.dataset}...")
         ds = data.load(config.dataset, config.task, sandbox=self.sandbox, max_samples=config.max_samples,
-                       display_name=self.dataset_name)
+                       display_name=self.dataset_name, tasks=strategy.tasks)
         for n in ds.notices:
             self.log(n)
         if ds.task not in strategy.tasks:
@@ -174,7 +175,9 @@ class Job:
         ctx = TrainContext(model=loaded.model, tokenizer=loaded.tokenizer, train_rows=train_rows, eval_rows=eval_rows,
                            task=ds.task, config=config, output_dir=self.dir / "checkpoints",
                            callbacks=[EventCallback(self.events, self.stop_event)], hardware=hw,
-                           peft_applied=loaded.peft_applied, log=self.log, emit=self.events.emit)
+                           peft_applied=loaded.peft_applied, log=self.log, emit=self.events.emit,
+                           model_path=str(resolved.path), run_dir=self.dir, sandbox=self.sandbox,
+                           callbacks_for=lambda phase: [EventCallback(self.events, self.stop_event, phase=phase)])
         self.ctx = ctx
         trainer = strategy.build_trainer(ctx)
         from transformers.trainer_callback import PrinterCallback

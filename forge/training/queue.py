@@ -141,8 +141,7 @@ def mark_interrupted(store: RunStore) -> list[str]:
     """Runs recorded active by a process that no longer exists are marked interrupted."""
     stale = []
     for rec in store.list_runs():
-        if rec.get("status") in ("queued", "running") and not _alive(rec.get("pid")) or (
-                rec.get("status") in ("queued", "running") and rec.get("pid") == os.getpid() and _queue is None):
+        if rec.get("status") in ("queued", "running") and not _alive(rec.get("pid")):
             store.update_run(rec["id"], status="interrupted", finished=time.time(),
                              error="The server stopped while this run was active.")
             EventLog(run_dir(rec["id"]) / "events.jsonl").emit(
