@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # bitsandbytes warns on every CPU start that an optional kernel package is missing
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     parser = build_parser()
     for extend in EXTENSIONS:
         extend(parser._subparsers._group_actions[0])  # noqa: SLF001 — argparse has no public accessor

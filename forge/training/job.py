@@ -110,7 +110,10 @@ class Job:
             else:
                 message = f"Training failed: {type(e).__name__}: {str(e)[:500]}"
             self.events.emit("log", level="error", message=message, traceback=traceback.format_exc())
-            log.exception("run %s failed", self.run_id)
+            if isinstance(e, ForgeError):
+                log.info("run %s failed: %s", self.run_id, e.message)
+            else:
+                log.exception("run %s failed", self.run_id)
             self._status("failed", message, finished=time.time(), error=message)
             self.events.emit("result", status="failed", metrics={}, output_dir=None, error=message)
             if not isinstance(e, Exception):

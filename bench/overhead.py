@@ -1,0 +1,147 @@
+"""Overhead of the Job against a plain TRL script: same model, data, seed and settings.
+
+    python bench/overhead.py [--steps 40] [--model tiny|embedded] [--repeats 2]
+
+Each side runs in its own subprocess (so memory peaks do not mix), alternating, and the
+benchmark prints:
+  wall-time ratio   Job / plain TRL, from loading the model to the saved adapter (goal <= 1.05)
+  peak-memory ratio Job / plain TRL, peak resident memory of the process      (goal <= 1.10)
+  loss difference   largest |loss_job - loss_trl| over the logged steps       (goal <= 1e-4)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SETTINGS = dict(dataset="sample:pirate_persona", per_device_train_batch_size=4, max_seq_length=256, lora_r=16,
+                lora_alpha=32, lora_dropout=0.05, learning_rate=5e-4, warmup_ratio=0.0, eval_split=0.1, seed=42,
+                logging_steps=1, save_steps=1000, lr_scheduler_type="linear")
+
+
+def model_path(kind: str) -> str:
+    from forge.settings import get_settings
+
+    if kind == "embedded":
+        from forge import catalog
+
+        return str(catalog.embedded_folder())
+    from forge.tiny import build_tiny_model
+
+    return str(build_tiny_model(get_settings().models_dir / "bench-tiny"))
+
+
+def side_job(model: str, steps: int) -> dict:
+    from forge.training import get_queue, read_all
+
+    t0 = time.perf_counter()
+    q = get_queue()
+    rec = q.wait(q.submit({**SETTINGS, "model_name": model, "max_steps": steps})["id"])
+    wall = time.perf_counter() - t0
+    assert rec["status"] == "completed", rec.get("error")
+    losses = {e["step"]: e["loss"] for e in read_all(rec["events_path"]) if e["kind"] == "metrics" and "loss" in e}
+    return {"wall": wall, "losses": losses}
+
+
+def side_trl(model: str, steps: int) -> dict:
+    """What a user would write with TRL alone."""
+    t0 = time.perf_counter()
+    import datasets
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from forge.data import SAMPLES_DIR
+
+    rows = [json.loads(l) for l in (SAMPLES_DIR / "pirate_persona.jsonl").read_text().splitlines() if l.strip()]
+    idx = list(range(len(rows)))
+    random.Random(SETTINGS["seed"]).shuffle(idx)
+    n_eval = round(len(rows) * SETTINGS["eval_split"])
+    fmt = lambda r: {"prompt": [{"role": "user", "content": r["input"]}],
+                     "completion": [{"role": "assistant", "content": r["output"]}]}
+    train = datasets.Dataset.from_list([fmt(rows[i]) for i in idx[n_eval:]])
+    evals = datasets.Dataset.from_list([fmt(rows[i]) for i in idx[:n_eval]])
+    tok = AutoTokenizer.from_pretrained(model)
+    m = AutoModelForCausalLM.from_pretrained(model)
+    out = tempfile.mkdtemp()
+    args = SFTConfig(output_dir=out, max_steps=steps, learning_rate=SETTINGS["learning_rate"],
+                     per_device_train_batch_size=4, per_device_eval_batch_size=4, max_length=256,
+                     lr_scheduler_type="linear", warmup_steps=0.0, seed=42, logging_steps=1, logging_first_step=True,
+                     eval_strategy="steps", eval_steps=max(1, steps // 5), save_steps=1000, save_total_limit=2,
+                     use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, report_to=[],
+                     disable_tqdm=True, completion_only_loss=True, include_num_input_tokens_seen="non_padding")
+    trainer = SFTTrainer(model=m, args=args, train_dataset=train, eval_dataset=evals, processing_class=tok,
+                         peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",
+                                                task_type="CAUSAL_LM"))
+    trainer.train()
+    trainer.evaluate()
+    trainer.save_model(out + "/model")
+    wall = time.perf_counter() - t0
+    losses = {h["step"]: h["loss"] for h in trainer.state.log_history if "loss" in h}
+    return {"wall": wall, "losses": losses}
+
+
+def child(side: str, model: str, steps: int) -> None:
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+    res = side_job(model, steps) if side == "job" else side_trl(model, steps)
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(res))
+
+
+def run_side(side: str, model: str, steps: int, home: str) -> dict:
+    env = {**os.environ, "MODELFORGE_HOME": home, "HF_HUB_OFFLINE": "1", "MODELFORGE_DISABLE_TENSORBOARD": "1",
+           "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run([sys.executable, __file__, "--child", side, "--model-path", model, "--steps", str(steps)],
+                         env=env, capture_output=True, text=True, check=False)
+    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+    if not line:
+        sys.exit(f"{side} failed:\n{out.stderr[-3000:]}")
+    res = json.loads(line[-1][7:])
+    res["losses"] = {int(k): v for k, v in res["losses"].items()}
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--model", choices=["tiny", "embedded"], default="tiny")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--child")
+    ap.add_argument("--model-path")
+    a = ap.parse_args()
+    if a.child:
+        return child(a.child, a.model_path, a.steps)
+    home = os.environ.get("MODELFORGE_HOME") or tempfile.mkdtemp(prefix="forge-bench-")
+    os.environ["MODELFORGE_HOME"] = home
+    model = model_path(a.model)
+    results = {"job": [], "trl": []}
+    for i in range(a.repeats):
+        for side in (("trl", "job") if i % 2 else ("job", "trl")):
+            results[side].append(run_side(side, model, a.steps, home))
+    best = {s: min(r["wall"] for r in results[s]) for s in results}
+    peak = {s: max(r["peak_rss_mb"] for r in results[s]) for s in results}
+    lj, lt = results["job"][0]["losses"], results["trl"][0]["losses"]
+    common = sorted(set(lj) & set(lt))
+    diff = max(abs(lj[k] - lt[k]) for k in common)
+    print(f"model: {a.model} ({model}), {a.steps} steps, {a.repeats} runs per side, best wall time kept")
+    print(f"wall time     job {best['job']:.2f} s   plain TRL {best['trl']:.2f} s   ratio {best['job'] / best['trl']:.3f}  (goal <= 1.05)")
+    print(f"peak memory   job {peak['job']:.0f} MB   plain TRL {peak['trl']:.0f} MB   ratio {peak['job'] / peak['trl']:.3f}  (goal <= 1.10)")
+    print(f"loss curves   {len(common)} steps compared, largest difference {diff:.2e}  (goal <= 1e-4)")
+    print(f"first/last loss  job {lj[common[0]]:.4f} -> {lj[common[-1]]:.4f}   trl {lt[common[0]]:.4f} -> {lt[common[-1]]:.4f}")
+
+
+if __name__ == "__main__":
+    main()
