@@ -1,0 +1,90 @@
+"""ModelForge: serve the studio.
+
+    python app.py                        http://127.0.0.1:7860
+    python app.py --host 0.0.0.0 --port 8080
+    python app.py --auth user:password   (or MODELFORGE_AUTH=user:password)
+    python app.py --share                a public link, when this machine can reach the share server
+    python app.py --root-path /forge     behind a reverse proxy serving the app under /forge
+
+Heavy ML libraries load on first use, so the page is up in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="app.py", description="Serve the ModelForge studio.")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+                   help="port (default 7860, or GRADIO_SERVER_PORT)")
+    p.add_argument("--share", action="store_true", help="also serve through a temporary public share link")
+    p.add_argument("--auth", default=os.environ.get("MODELFORGE_AUTH"),
+                   help="require a login: user:password (or MODELFORGE_AUTH)")
+    p.add_argument("--root-path", default=os.environ.get("GRADIO_ROOT_PATH"),
+                   help="the URL path the app is served under behind a proxy, e.g. /forge")
+    return p.parse_args(argv)
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise SystemExit("--auth (or MODELFORGE_AUTH) must be user:password, for example --auth admin:s3cret")
+    return user, password
+
+
+def share_server_reachable(timeout: float = 3.0) -> tuple[bool, str]:
+    """Whether the Gradio share server answers; and why not."""
+    if os.environ.get("GRADIO_SHARE_SERVER_ADDRESS"):
+        host, _, port = os.environ["GRADIO_SHARE_SERVER_ADDRESS"].rpartition(":")
+        target = (host, int(port or 443))
+    else:
+        target = ("api.gradio.app", 443)
+    try:
+        with socket.create_connection(target, timeout=timeout):
+            return True, ""
+    except OSError as e:
+        return False, f"this machine cannot reach the share server {target[0]}:{target[1]} ({e.strerror or e})"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    auth = parse_auth(args.auth)
+    share = args.share
+    if share and os.environ.get("SPACE_ID"):
+        print("* --share is ignored on a Hugging Face Space: the Space's own address is already public.")
+        share = False
+    why_not = ""
+    if share:
+        ok, why_not = share_server_reachable()
+        if not ok:
+            share = False
+
+    from forge.ui import build_app, launch_kwargs
+
+    demo = build_app()
+    demo.launch(server_name=args.host, server_port=args.port, share=share, auth=auth, root_path=args.root_path,
+                prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    print(f"* ModelForge is running on {demo.local_url}", flush=True)
+    if args.share:
+        if demo.share_url:
+            print(f"* Public link: {demo.share_url}", flush=True)
+        else:
+            reason = why_not or "the share server did not answer (see the message above)"
+            print(f"* No public share link could be made: {reason}. The app is served locally only, "
+                  f"at {demo.local_url}", flush=True)
+    try:
+        demo.block_thread()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The page: a Gradio Blocks app with one tab per module (finetune, models, playground, hub).
+
+Each tab module exposes ``build(ctx)``, called inside its ``gr.Tab``. ``ctx`` is a
+:class:`UIContext` shared by all tabs: the few components and hooks one tab needs from
+another. The page holds no training logic; the engine does the work.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import gradio as gr
+
+TAB_IDS = ("finetune", "models", "playground", "hub")
+
+CSS = """
+.mf-title h1 { margin-bottom: 0; }
+.mf-title p { margin-top: 2px; opacity: .75; }
+.mf-section h3 { margin: 4px 0 2px 0; }
+.mf-warning { border-left: 4px solid #e8a317; padding-left: 8px; }
+.mf-warning.mf-ok { border-left-color: #3ba55d; }
+.mf-progress { padding: 6px 2px 2px 2px; }
+.mf-bar { height: 14px; border-radius: 7px; background: var(--block-border-color, #ddd); overflow: hidden; }
+.mf-fill { height: 100%; background: var(--color-accent, #f97316); transition: width .3s ease; }
+.mf-completed .mf-fill { background: #3ba55d; }
+.mf-failed .mf-fill, .mf-interrupted .mf-fill { background: #d9534f; }
+.mf-stopped .mf-fill { background: #8a8a8a; }
+.mf-progress-text { font-size: 0.9em; margin-top: 4px; font-variant-numeric: tabular-nums; }
+.mf-log-pre { margin: 0; padding: 4px 8px; font-family: var(--font-mono, monospace); font-size: 12px;
+               white-space: pre-wrap; word-break: break-word; min-height: 200px; }
+#mf-log, #mf-log.generating { border: 1px solid var(--block-border-color) !important; animation: none !important; }
+.mf-error textarea { color: #b52a2a !important; }
+"""
+
+
+@dataclass
+class UIContext:
+    """What the tabs share. Kept small on purpose.
+
+    ``demo``            the Blocks app (for ``demo.load`` listeners)
+    ``tabs``            the ``gr.Tabs``; its tab ids are ``TAB_IDS``, so a handler can switch tab
+                        by returning ``gr.Tabs(selected="playground")``
+    ``run_finished``    a hidden Textbox the Finetune tab sets to a run's id when it ends:
+                        listen to its ``.change`` to refresh lists of models
+    ``playground_model``  the Playground's model picker, set by the Playground tab's build (None
+                        until then): the Models tab can output to it to preselect a model
+    ``after_build``     callbacks run with ``ctx`` once every tab is built, to wire a tab to a
+                        component another tab creates later (the Models tab is built before the
+                        Playground)
+    """
+
+    demo: gr.Blocks
+    tabs: gr.Tabs
+    run_finished: gr.Textbox
+    playground_model: Any = None
+    after_build: list[Callable[["UIContext"], None]] = field(default_factory=list)
+
+
+def build_app() -> gr.Blocks:
+    """The whole page. Heavy ML libraries are not imported here: the page comes up in seconds."""
+    from . import finetune, hub, models, playground
+
+    with gr.Blocks(title="ModelForge", analytics_enabled=False) as demo:
+        gr.Markdown("# ModelForge\nFine-tune a language model without writing code: pick a model and a dataset, "
+                    "press Start, watch the loss fall.", elem_classes="mf-title")
+        run_finished = gr.Textbox(visible=False, label="run_finished")
+        with gr.Tabs() as tabs:
+            ctx = UIContext(demo=demo, tabs=tabs, run_finished=run_finished)
+            with gr.Tab("Finetune", id="finetune"):
+                finetune.build(ctx)
+            with gr.Tab("Models", id="models"):
+                models.build(ctx)
+            with gr.Tab("Playground", id="playground"):
+                playground.build(ctx)
+            with gr.Tab("Hub", id="hub"):
+                hub.build(ctx)
+        for hook in ctx.after_build:
+            hook(ctx)
+    demo.queue(default_concurrency_limit=int(os.environ.get("MODELFORGE_CONCURRENCY", "4")))
+    return demo
+
+
+def launch_kwargs() -> dict[str, Any]:
+    """Keyword arguments of ``demo.launch`` that every launch of the page uses."""
+    from .views import MAX_UPLOAD_MB
+
+    return {"css": CSS, "max_file_size": f"{MAX_UPLOAD_MB}mb", "show_error": True}
+
+
+__all__ = ["CSS", "TAB_IDS", "UIContext", "build_app", "launch_kwargs"]

@@ -1,0 +1,586 @@
+"""Finetune tab: configure a run, start it, watch it live, stop it, and revisit past runs.
+
+Every action on the tab is also an API endpoint (see ``API`` below and "Use via API" at the
+page's foot). The logic the widgets and the endpoints share lives in :mod:`forge.ui.views`;
+this module lays out widgets and wires events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import typing
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..config import EMBEDDED_MODEL, RunConfig, Scheduler
+from ..errors import ForgeError
+from . import views
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("Sample", "Upload", "Path or Hub id")
+IDLE_PING_S = 5.0
+API = {
+    "train": "Start a run. config: a RunConfig as a JSON object (the keys of config.yaml); dataset_file: an "
+             "optional dataset file to train on (it replaces config.dataset). Streams progress updates (status, "
+             "queue position, step, epoch, ETA, tokens/s, loss, eval loss, learning rate, new events); the last "
+             "one carries the run id and final status.",
+    "follow": "Stream the progress updates of a run (by id; empty: the active run) until it ends.",
+    "stop": "Stop a run by id (empty: the active run). It ends after the current step and keeps what was saved.",
+    "runs": "All runs, newest first: id, name, model, task, strategy, status, duration, final loss.",
+    "run": "One run: its record, config, final metrics and metric history (loss, eval_loss, learning_rate).",
+    "validate_dataset": "Read and validate a dataset: a reference (sample:NAME, a file in the server's datasets "
+                        "folder, or a Hub dataset id) or an uploaded file; task empty to detect it. Returns ok, "
+                        "task, rows, a preview, and problems with line numbers.",
+    "upload_dataset": "Upload a dataset file into the server's datasets folder; returns its reference for "
+                      "config.dataset and its validation.",
+}
+
+
+def _friendly(e: BaseException) -> str:
+    if isinstance(e, ForgeError):
+        return str(e)
+    log.exception("unexpected error on the Finetune tab")
+    return f"Something went wrong: {type(e).__name__}: {str(e)[:300]}"
+
+
+def _frame(df):
+    """A plot's data; None while there is none (an empty table would break the plot's later updates)."""
+    return df if len(df) else None
+
+
+def _history_frame(rows=None):
+    import pandas as pd
+
+    return pd.DataFrame(views.history_rows() if rows is None else rows, columns=views.HISTORY_HEADERS)
+
+
+def dataset_ref(source: str, sample: str | None, uploaded: dict | None, path: str | None) -> tuple[str, str | None]:
+    """The dataset reference the data widgets point at, and a display name."""
+    if source == "Upload":
+        return (uploaded or {}).get("path") or "", (uploaded or {}).get("name")
+    if source == "Path or Hub id":
+        return (path or "").strip(), None
+    return sample or "", None
+
+
+def build(ctx) -> None:
+    form: dict[str, gr.components.Component] = {}
+    defaults = views.form_defaults()
+
+    # ---- 1. model ----------------------------------------------------------------------------
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5, min_width=380):
+            with gr.Group(elem_classes="mf-section"):
+                gr.Markdown("### 1 · Model")
+                form["model_name"] = gr.Dropdown(
+                    views.model_choices(), value=EMBEDDED_MODEL, allow_custom_value=True, label="Base model",
+                    info="The embedded default trains offline. Or type a Hub id (org/name) or a folder in models/.",
+                    elem_id="mf-model")
+                hw_md = gr.Markdown("Detecting hardware…", elem_id="mf-hardware")
+                mem_md = gr.Markdown("", elem_id="mf-memory", elem_classes="mf-warning mf-ok")
+
+            # ---- 2. data ---------------------------------------------------------------------
+            with gr.Group(elem_classes="mf-section"):
+                gr.Markdown("### 2 · Data")
+                source = gr.Radio(list(SOURCES), value="Sample", label="Dataset source", elem_id="mf-source")
+                sample = gr.Dropdown(views.sample_choices(), value=defaults["dataset"], label="Sample dataset",
+                                     elem_id="mf-sample")
+                upload = gr.File(label=f"Upload a dataset: JSONL, JSON, CSV or Parquet, up to {views.MAX_UPLOAD_MB} MB",
+                                 file_types=views.DATASET_TYPES, visible=False, elem_id="mf-upload")
+                path_box = gr.Textbox(label="Dataset file or Hub dataset id", visible=False,
+                                      info="A file in the server's datasets/ folder (or a folder the server allows), "
+                                           "or a Hub id like org/name. Press Enter to check it.")
+                uploaded = gr.State(None)
+                form["task"] = gr.Dropdown(views.task_choices(), value=views.AUTO_TASK, label="Task",
+                                           elem_id="mf-task")
+                data_md = gr.Markdown("", elem_id="mf-data-status")
+                problems_df = gr.Dataframe(headers=["Line", "Problem", "Excerpt (first 80 characters)"],
+                                           label="Problems (fix these lines, then upload again)", visible=False,
+                                           interactive=False, wrap=True, elem_id="mf-problems")
+                with gr.Accordion("Preview: the first rows as the model will see them", open=False):
+                    preview_df = gr.Dataframe(headers=["Prompt", "Answer"], interactive=False, wrap=True,
+                                              max_height=300, elem_id="mf-preview")
+
+            # ---- 3. settings -----------------------------------------------------------------
+            with gr.Group(elem_classes="mf-section"):
+                gr.Markdown("### 3 · Settings")
+                with gr.Row():
+                    form["strategy"] = gr.Dropdown(views.strategy_choices(), value="sft", label="Strategy",
+                                                   elem_id="mf-strategy")
+                    form["provider"] = gr.Dropdown(views.provider_choices(), value="auto", label="Provider",
+                                                   elem_id="mf-provider")
+                strategy_md = gr.Markdown(views.strategy_markdown("sft"))
+                with gr.Row():
+                    form["num_train_epochs"] = gr.Number(defaults["num_train_epochs"], label="Epochs", minimum=0.01)
+                    form["max_steps"] = gr.Number(defaults["max_steps"], label="Max steps", precision=0, minimum=-1,
+                                                  info="-1: run for the epochs", elem_id="mf-max-steps")
+                    form["learning_rate"] = gr.Number(defaults["learning_rate"], label="Learning rate", minimum=0)
+                with gr.Row():
+                    form["per_device_train_batch_size"] = gr.Number(defaults["per_device_train_batch_size"],
+                                                                    label="Batch size", precision=0, minimum=1)
+                    form["max_seq_length"] = gr.Number(defaults["max_seq_length"], label="Sequence length",
+                                                       precision=0, minimum=16)
+                    form["lora_r"] = gr.Number(defaults["lora_r"], label="LoRA rank", precision=0, minimum=0,
+                                               info="0: full fine-tuning")
+                with gr.Accordion("LoRA", open=False):
+                    with gr.Row():
+                        form["lora_alpha"] = gr.Number(defaults["lora_alpha"], label="LoRA alpha", precision=0, minimum=1)
+                        form["lora_dropout"] = gr.Number(defaults["lora_dropout"], label="LoRA dropout", minimum=0)
+                    form["target_modules"] = gr.Textbox(defaults["target_modules"], label="Target modules",
+                                                        info="'all-linear' or names separated by commas (q_proj, v_proj)")
+                with gr.Accordion("Optimizer and schedule", open=False):
+                    with gr.Row():
+                        form["gradient_accumulation_steps"] = gr.Number(defaults["gradient_accumulation_steps"],
+                                                                        label="Gradient accumulation", precision=0,
+                                                                        minimum=1)
+                        form["warmup_ratio"] = gr.Number(defaults["warmup_ratio"], label="Warmup ratio", minimum=0,
+                                                         maximum=1)
+                        form["lr_scheduler_type"] = gr.Dropdown(list(typing.get_args(Scheduler)),
+                                                                value=defaults["lr_scheduler_type"], label="Scheduler")
+                    with gr.Row():
+                        form["weight_decay"] = gr.Number(defaults["weight_decay"], label="Weight decay", minimum=0)
+                        form["max_grad_norm"] = gr.Number(defaults["max_grad_norm"], label="Max grad norm", minimum=0)
+                        form["seed"] = gr.Number(defaults["seed"], label="Seed", precision=0, minimum=0)
+                with gr.Accordion("Evaluation, logging and checkpoints", open=False):
+                    with gr.Row():
+                        form["eval_split"] = gr.Number(defaults["eval_split"], label="Eval split", minimum=0, maximum=0.5)
+                        form["max_samples"] = gr.Number(None, label="Max samples", precision=0, minimum=1,
+                                                        info="empty: all rows")
+                        form["logging_steps"] = gr.Number(defaults["logging_steps"], label="Log every N steps",
+                                                          precision=0, minimum=1)
+                    with gr.Row():
+                        form["eval_steps"] = gr.Number(None, label="Eval every N steps", precision=0, minimum=1,
+                                                       info="empty: about 5 times a run")
+                        form["save_steps"] = gr.Number(None, label="Checkpoint every N steps", precision=0, minimum=1,
+                                                       info="empty: about 4 times a run")
+                        form["save_total_limit"] = gr.Number(defaults["save_total_limit"], label="Checkpoints kept",
+                                                             precision=0, minimum=1)
+                    form["packing"] = gr.Checkbox(defaults["packing"], label="Packing (join short examples)")
+                with gr.Accordion("Precision and quantization", open=False):
+                    with gr.Row():
+                        form["bf16"] = gr.Checkbox(bool(defaults["bf16"]), label="bf16")
+                        form["fp16"] = gr.Checkbox(bool(defaults["fp16"]), label="fp16")
+                        form["gradient_checkpointing"] = gr.Checkbox(bool(defaults["gradient_checkpointing"]),
+                                                                     label="Gradient checkpointing")
+                    with gr.Row():
+                        form["use_4bit"] = gr.Checkbox(defaults["use_4bit"], label="Load in 4 bits")
+                        form["use_8bit"] = gr.Checkbox(defaults["use_8bit"], label="Load in 8 bits")
+                        form["use_nested_quant"] = gr.Checkbox(defaults["use_nested_quant"], label="Nested quantization")
+                    with gr.Row():
+                        form["bnb_4bit_quant_type"] = gr.Dropdown(["nf4", "fp4"], value=defaults["bnb_4bit_quant_type"],
+                                                                  label="4-bit type")
+                        form["bnb_4bit_compute_dtype"] = gr.Dropdown(
+                            [("auto", ""), "float32", "float16", "bfloat16"], value="", label="4-bit compute dtype")
+                form["run_name"] = gr.Textbox("", label="Run name", placeholder="generated when empty",
+                                              elem_id="mf-run-name")
+                with gr.Accordion("Config file and command line", open=False):
+                    with gr.Row():
+                        load_btn = gr.UploadButton("Load config", file_types=[".yaml", ".yml", ".json"],
+                                                   size="sm", elem_id="mf-load-config")
+                        save_btn = gr.DownloadButton("Save config", size="sm", elem_id="mf-save-config")
+                    config_err = gr.Textbox(label="Config problem", visible=False, interactive=False,
+                                            elem_classes="mf-error")
+                    yaml_code = gr.Code("", language="yaml", label="config.yaml", interactive=False)
+                    gr.Markdown(f"The same run from a terminal: save the config, then\n\n```\n{views.CLI_COMMAND}\n```")
+
+        # ---- 4. live run -------------------------------------------------------------------
+        with gr.Column(scale=6, min_width=420):
+            with gr.Group(elem_classes="mf-section"):
+                gr.Markdown("### 4 · Live run")
+                with gr.Row():
+                    start_btn = gr.Button("Start training", variant="primary", interactive=False, elem_id="mf-start",
+                                          scale=3)
+                    stop_btn = gr.Button("Stop", variant="stop", elem_id="mf-stop", scale=1)
+                status_md = gr.Markdown("No run is active. Configure a run and press **Start training**.",
+                                        elem_id="mf-status")
+                progress_html = gr.HTML("", elem_id="mf-progress")
+                error_box = gr.Textbox(label="Error", visible=False, interactive=False, lines=3,
+                                       elem_classes="mf-error", elem_id="mf-error")
+                with gr.Row():
+                    loss_plot = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss",
+                                            color_map={"train loss": "#f97316", "eval loss": "#2563eb"},
+                                            height=260, elem_id="mf-loss-plot")
+                    lr_plot = gr.LinePlot(None, x="step", y="learning_rate", title="Learning rate",
+                                          height=260, elem_id="mf-lr-plot")
+                log_box = gr.HTML(views.log_html([]), max_height=280, autoscroll=True, container=True,
+                                  show_label=False, elem_classes="mf-log", elem_id="mf-log")
+            run_state = gr.State(None)
+
+    # ---- 5. history ------------------------------------------------------------------------
+    with gr.Group(elem_classes="mf-section"):
+        gr.Markdown("### 5 · History")
+        with gr.Row():
+            refresh_btn = gr.Button("Refresh", size="sm", scale=0, min_width=100)
+        history_df = gr.Dataframe(_history_frame([]), interactive=False, max_height=320, elem_id="mf-history",
+                                  label="Past runs (select one to see it)")
+        selected = gr.State(None)
+        with gr.Accordion("Selected run", open=False) as detail_acc:
+            detail_md = gr.Markdown("Select a run in the table.")
+            with gr.Row():
+                d_loss = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss",
+                                     color_map={"train loss": "#f97316", "eval loss": "#2563eb"}, height=240)
+                d_lr = gr.LinePlot(None, x="step", y="learning_rate", title="Learning rate", height=240)
+            with gr.Row():
+                d_config = gr.Code("", language="yaml", label="Config (as trained, profile defaults filled in)",
+                                   interactive=False)
+                d_metrics = gr.JSON(label="Final metrics")
+            use_again_btn = gr.Button("Use this config again", size="sm", elem_id="mf-use-again")
+
+    # ---- API-only inputs and outputs (hidden) ------------------------------------------------
+    with gr.Row(visible=False):
+        api_config = gr.JSON(label="config")
+        api_file = gr.File(label="dataset_file", file_types=views.DATASET_TYPES)
+        api_dataset = gr.Textbox(label="dataset")
+        api_task = gr.Textbox(label="task")
+        api_run = gr.Textbox(label="run_id")
+        api_out = gr.JSON(label="result")
+        api_btn = gr.Button("api")
+
+    names = list(form)
+    comps = [form[n] for n in names]
+    data_inputs = [source, sample, uploaded, path_box]
+
+    def values_of(vals: tuple) -> dict[str, Any]:
+        values = dict(zip(names, vals[: len(names)]))
+        ref, _ = dataset_ref(*vals[len(names): len(names) + 4])
+        values["dataset"] = ref
+        return values
+
+    # ---- handlers: model, hardware, settings --------------------------------------------------
+    def on_load():
+        hw = views.hardware()
+        d = views.form_defaults(hw)
+        out = [views.hardware_markdown(hw), gr.update(choices=views.strategy_choices(hw)),
+               gr.update(choices=views.provider_choices()), gr.update(choices=views.model_choices())]
+        # the form starts with the cpu profile's values; other machines get theirs
+        out += [d[f] if hw.profile != "cpu" else gr.skip() for f in views.PROFILE_FIELDS]
+        out.append(_history_frame())
+        return out
+
+    ctx.demo.load(on_load, None,
+                  [hw_md, form["strategy"], form["provider"], form["model_name"]]
+                  + [form[f] for f in views.PROFILE_FIELDS] + [history_df],
+                  api_visibility="private", concurrency_limit=None, show_progress="hidden")
+
+    def on_form(*vals):
+        values = values_of(vals)
+        text, err = views.config_yaml(values)
+        try:
+            mem, warn = views.memory_estimate(values)
+        except Exception as e:
+            mem, warn = f"No estimate: {_friendly(e)}", False
+        return (text, gr.update(value=str(views.write_config_file(text)) if text else None, interactive=bool(text)),
+                gr.update(value=err or "", visible=bool(err)),
+                gr.update(value=mem, elem_classes=["mf-warning"] if warn else ["mf-warning", "mf-ok"]))
+
+    gr.on([c.change for c in comps if c is not form["task"]] + [source.change, sample.change, uploaded.change,
+                                                                 ctx.demo.load],
+          on_form, comps + data_inputs, [yaml_code, save_btn, config_err, mem_md],
+          trigger_mode="always_last", show_progress="hidden", api_visibility="private")
+
+    # ---- handlers: data ---------------------------------------------------------------------
+    def on_source(src):
+        return (gr.update(visible=src == "Sample"), gr.update(visible=src == "Upload"),
+                gr.update(visible=src == "Path or Hub id"))
+
+    source.change(on_source, source, [sample, upload, path_box], api_visibility="private", show_progress="hidden")
+
+    def on_upload(file):
+        if not file:
+            return None, ""
+        try:
+            dest = views.save_upload(file, Path(file).name)
+            return {"path": str(dest), "name": Path(file).name}, ""
+        except Exception as e:
+            return None, _friendly(e)
+
+    def validate(src, smp, upl, path, task, strategy):
+        ref, name = dataset_ref(src, smp, upl, path)
+        if not ref:
+            msg = {"Upload": "Upload a dataset file.", "Path or Hub id": "Type a dataset file or Hub id."}.get(
+                src, "Pick a sample dataset.")
+            return msg, gr.update(visible=False), [], gr.update(interactive=False)
+        result = views.validate_dataset(ref, task, name)
+        text = views.dataset_summary(result)
+        ok = result["ok"]
+        if ok:
+            opts = {o["name"]: o for o in views.strategy_options(views.hardware())}
+            o = opts.get(strategy)
+            if o and result["task"] not in o["tasks"]:
+                ok = False
+                text += (f"\n\n⚠ Strategy **{strategy}** trains on {', '.join(o['tasks'])} data, not "
+                         f"{result['task']}: pick another strategy or dataset.")
+            elif o and not o["available"]:
+                ok = False
+                text += f"\n\n⚠ Strategy **{strategy}** cannot run on this machine: {o['reason']}"
+        elif result.get("error"):
+            text += "\n\n```\n" + result["error"].replace("```", "'''") + "\n```"
+        rows = views.problem_rows(result)
+        import pandas as pd
+
+        return (text, gr.update(value=pd.DataFrame(rows, columns=["Line", "Problem", "Excerpt (first 80 characters)"]),
+                                visible=bool(rows)),
+                pd.DataFrame(views.preview_rows(result), columns=["Prompt", "Answer"]), gr.update(interactive=ok))
+
+    validate_outputs = [data_md, problems_df, preview_df, start_btn]
+    validate_inputs = [source, sample, uploaded, path_box, form["task"], form["strategy"]]
+    upload.upload(on_upload, upload, [uploaded, data_md], api_visibility="private").then(
+        validate, validate_inputs, validate_outputs, api_visibility="private")
+    upload.clear(lambda: None, None, uploaded, api_visibility="private").then(
+        validate, validate_inputs, validate_outputs, api_visibility="private")
+    gr.on([source.change, sample.change, form["task"].change, path_box.submit, path_box.blur, form["strategy"].change,
+           ctx.demo.load],
+          validate, validate_inputs, validate_outputs, trigger_mode="always_last", api_visibility="private",
+          concurrency_limit=None)
+    form["strategy"].change(lambda s: views.strategy_markdown(s, views.hardware()), form["strategy"], strategy_md,
+                            api_visibility="private", show_progress="hidden")
+
+    # ---- handlers: config files ---------------------------------------------------------------
+    data_outputs = [source, sample, path_box]
+
+    def fill_form(config: RunConfig | dict) -> list:
+        values = views.config_to_form(config, views.hardware())
+        ds = values.get("dataset") or ""
+        if ds.startswith("sample:"):
+            data_vals = ["Sample", ds, gr.skip()]
+        else:
+            data_vals = ["Path or Hub id", gr.skip(), ds]
+        return [values[n] if n != "model_name" else values[n] for n in names] + data_vals
+
+    def on_load_config(file):
+        from ..config import load_config
+
+        try:
+            cfg = load_config(file)
+            return fill_form(cfg) + [gr.update(value="", visible=False)]
+        except Exception as e:
+            return [gr.skip()] * (len(names) + len(data_outputs)) + [gr.update(value=_friendly(e), visible=True)]
+
+    load_btn.upload(on_load_config, load_btn, comps + data_outputs + [config_err], api_visibility="private")
+
+    # ---- handlers: live run ---------------------------------------------------------------------
+    live_outputs = [run_state, status_md, progress_html, loss_plot, lr_plot, log_box, error_box, history_df,
+                    ctx.run_finished]
+    skip = gr.skip
+
+    def render(view: views.RunView, changed: set[str], *, full: bool = False) -> list:
+        c = changed | ({"status", "progress", "plots", "log"} if full else set())
+        return [
+            view.run_id,
+            view.status_markdown() if "status" in c else skip(),
+            view.progress_html() if c & {"status", "progress"} else skip(),
+            _frame(view.loss_frame()) if "plots" in c else skip(),
+            _frame(view.lr_frame()) if "plots" in c else skip(),
+            views.log_html(view.log) if "log" in c else skip(),
+            gr.update(value=view.error or "", visible=bool(view.error)) if "status" in c else skip(),
+            skip(), skip(),
+        ]
+
+    # Each open page runs one watcher (started on page load) that streams the run the page asked
+    # for, else the active run, and then waits for the next one: reloading the page, or opening
+    # it in a second browser, re-attaches to the live run. Start points the page's watcher at
+    # the new run through ``targets`` (page session → run id).
+    targets: dict[str, str] = {}
+
+    async def watch(request: gr.Request):
+        session = request.session_hash or ""
+        idle_shown, last_done, last_yield = False, None, time.monotonic()
+        try:
+            while True:
+                rid = targets.pop(session, None)
+                if rid is None:
+                    active = views.find_active_run()
+                    rid = active if active != last_done else None
+                if rid is None:
+                    if not idle_shown:
+                        idle_shown, last_yield = True, time.monotonic()
+                        yield [skip()] * 7 + [_history_frame(), skip()]
+                    elif time.monotonic() - last_yield > IDLE_PING_S:
+                        # an empty update now and then lets the server notice a closed page and
+                        # end this watcher
+                        last_yield = time.monotonic()
+                        yield [skip()] * len(live_outputs)
+                    await asyncio.sleep(0.5)
+                    continue
+                idle_shown, first, view = True, True, None
+                try:
+                    async for view, _events, changed in views.follow(rid, heartbeat=IDLE_PING_S,
+                                                                     until=lambda: session in targets):
+                        out = render(view, changed, full=first)
+                        if first:
+                            out[-2] = _history_frame()
+                        first = False
+                        yield out
+                except ForgeError as e:
+                    yield [skip()] * 6 + [gr.update(value=str(e), visible=True), skip(), skip()]
+                    await asyncio.sleep(1.0)
+                    continue
+                if view is not None and view.finished:
+                    last_done = rid
+                    yield [skip()] * 7 + [_history_frame(), rid]
+        finally:
+            targets.pop(session, None)
+
+    ctx.demo.load(watch, None, live_outputs, api_visibility="private", concurrency_limit=None,
+                  show_progress="hidden")
+
+    def on_start(request: gr.Request, *vals):
+        values = values_of(vals)
+        _, name = dataset_ref(*vals[len(names): len(names) + 4])
+        try:
+            rec = views.submit(views.form_to_config(values), dataset_name=name)
+        except Exception as e:
+            return gr.update(value=_friendly(e), visible=True), skip()
+        targets[request.session_hash or ""] = rec["id"]
+        return gr.update(value="", visible=False), f"… **Queued** · run `{rec['name']}`"
+
+    start_btn.click(on_start, comps + data_inputs, [error_box, status_md], api_visibility="private",
+                    trigger_mode="multiple")
+
+    def on_stop(run_id):
+        try:
+            r = views.stop(run_id)
+        except Exception as e:
+            gr.Warning(_friendly(e))
+            return
+        if r["run_id"] is None:
+            gr.Info("No run is active.")
+        elif r["result"] == "stopping":
+            gr.Info("Stopping: the run ends after the current step and keeps what it learned.")
+        elif r["result"] == "cancelled":
+            gr.Info("The queued run was cancelled.")
+        else:
+            gr.Info(f"That run is {r['result']}.")
+
+    stop_btn.click(on_stop, run_state, None, api_visibility="private")
+
+    # ---- handlers: history --------------------------------------------------------------------
+    refresh_btn.click(_history_frame, None, history_df, api_visibility="private", show_progress="hidden")
+
+    def on_select(evt: gr.SelectData):
+        row = evt.row_value or []
+        run_id = row[-1] if row else None
+        if not run_id:
+            return [skip()] * 7
+        try:
+            d = views.run_detail(run_id)
+        except Exception as e:
+            return [run_id, _friendly(e), skip(), skip(), skip(), skip(), gr.update(open=True)]
+        view = d.pop("_view")
+        dur = views._clock(d["duration_s"]) if d["duration_s"] is not None else "–"
+        text = (f"**{d['name']}** · `{d['id']}` · {d['status']} · {views._short_model(d['model'])} · "
+                f"{d['task'] or '–'} · {d['strategy']} · {dur}  \nDataset: `{d['dataset']}`"
+                + (f"  \nSaved to `{d['output_dir']}`" if d.get("output_dir") else "")
+                + (f"\n\n```\n{d['error']}\n```" if d.get("error") else ""))
+        import yaml
+
+        cfg_yaml = d["resolved_config_yaml"] or yaml.safe_dump(d["config"], sort_keys=False)
+        return [run_id, text, _frame(view.loss_frame()), _frame(view.lr_frame()), cfg_yaml, d["metrics"], gr.update(open=True)]
+
+    history_df.select(on_select, None, [selected, detail_md, d_loss, d_lr, d_config, d_metrics, detail_acc],
+                      api_visibility="private")
+
+    def on_use_again(run_id):
+        if not run_id:
+            gr.Warning("Select a run in the history first.")
+            return [skip()] * (len(names) + len(data_outputs))
+        try:
+            cfg = views.reusable_config(run_id)
+            out = fill_form(cfg)
+        except Exception as e:
+            gr.Warning(_friendly(e))
+            return [skip()] * (len(names) + len(data_outputs))
+        gr.Info("The form now holds that run's config. Press Start training to run it again.")
+        return out
+
+    use_again_btn.click(on_use_again, selected, comps + data_outputs, api_visibility="private").then(
+        validate, validate_inputs, validate_outputs, api_visibility="private")
+
+    # ---- API endpoints ------------------------------------------------------------------------
+    async def api_train(config, dataset_file):
+        """Start a run from a RunConfig (JSON object) and an optional dataset file; stream its progress."""
+        import json
+
+        if isinstance(config, str):
+            try:
+                config = json.loads(config) if config.strip() else {}
+            except json.JSONDecodeError as e:
+                raise gr.Error(f"config is not valid JSON: {e.msg} at column {e.colno}.") from None
+        config = dict(config or {})
+        name = None
+        try:
+            if dataset_file:
+                name = Path(dataset_file).name
+                config["dataset"] = str(views.save_upload(dataset_file, name))
+            rec = views.submit(config, dataset_name=name)
+        except Exception as e:
+            raise gr.Error(_friendly(e), print_exception=False) from None
+        async for view, events, _ in views.follow(rec["id"]):
+            yield view.update(events)
+
+    async def api_follow(run_id):
+        rid = (run_id or "").strip() or views.find_active_run()
+        if not rid:
+            raise gr.Error("No run is active.", print_exception=False)
+        try:
+            async for view, events, _ in views.follow(rid):
+                yield view.update(events)
+        except ForgeError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+
+    def api_validate(dataset, task, dataset_file):
+        name = None
+        if dataset_file:
+            name = Path(dataset_file).name
+            try:
+                dataset = str(views.save_upload(dataset_file, name))
+            except ForgeError as e:
+                return {"ok": False, "dataset": None, "task": None, "rows": 0, "notices": [], "preview": [],
+                        "problems": [], "error": str(e)}
+        return views.validate_dataset(dataset or "", task or None, name)
+
+    def api_upload(dataset_file):
+        if not dataset_file:
+            raise gr.Error("No file was uploaded.", print_exception=False)
+        name = Path(dataset_file).name
+        try:
+            dest = views.save_upload(dataset_file, name)
+        except Exception as e:
+            raise gr.Error(_friendly(e), print_exception=False) from None
+        result = views.validate_dataset(str(dest), None, name)
+        return {**result, "dataset": str(dest), "name": name}
+
+    api_btn.click(api_train, [api_config, api_file], api_out, api_name="train", api_description=API["train"],
+                  concurrency_limit=None, show_progress="hidden")
+    api_btn.click(api_follow, [api_run], api_out, api_name="follow", api_description=API["follow"],
+                  concurrency_limit=None, show_progress="hidden")
+    api_btn.click(api_validate, [api_dataset, api_task, api_file], api_out, api_name="validate_dataset",
+                  api_description=API["validate_dataset"], show_progress="hidden")
+    api_btn.click(api_upload, [api_file], api_out, api_name="upload_dataset", api_description=API["upload_dataset"],
+                  show_progress="hidden")
+
+    def stop_run(run_id: str = "") -> dict:
+        try:
+            return views.stop(run_id)
+        except Exception as e:
+            raise gr.Error(_friendly(e), print_exception=False) from None
+
+    def runs() -> list[dict]:
+        return views.list_runs()
+
+    def run(run_id: str) -> dict:
+        try:
+            d = views.run_detail(run_id)
+        except Exception as e:
+            raise gr.Error(_friendly(e), print_exception=False) from None
+        d.pop("_view", None)
+        return d
+
+    gr.api(stop_run, api_name="stop", api_description=API["stop"], concurrency_limit=None)
+    gr.api(runs, api_name="runs", api_description=API["runs"], concurrency_limit=None)
+    gr.api(run, api_name="run", api_description=API["run"], concurrency_limit=None)

@@ -1,0 +1,814 @@
+"""The plain-Python side of the Finetune tab: shared by its widgets and its API endpoints.
+
+Nothing here imports gradio, and nothing trains: these functions turn form values into a
+checked RunConfig, datasets into previews and problem lists, a run's event log into plot
+tables, progress text and log lines, and run records into history rows. Heavy libraries
+(torch, through ``hardware.detect``) load only when a function needs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import html
+import json
+import math
+import os
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, AsyncIterator, Callable
+
+from ..config import EMBEDDED_MODEL, RunConfig, parse_config
+from ..errors import ConfigError, DataError, ForgeError
+from ..hardware import PROFILE_DEFAULTS
+from ..settings import get_settings
+
+TERMINAL = ("completed", "failed", "stopped", "interrupted")
+ACTIVE = ("queued", "running")
+AUTO_TASK = "auto"
+MAX_UPLOAD_MB = int(os.environ.get("MODELFORGE_MAX_UPLOAD_MB", "200"))
+DATASET_TYPES = [".jsonl", ".ndjson", ".json", ".csv", ".parquet"]
+MAX_PLOT_POINTS = 1000  # a plot gets at most this many points per series, however long the run
+LOG_LINES = 300
+CLI_COMMAND = "python -m forge train config.yaml"
+
+# The RunConfig fields the form shows, in order. Everything else keeps its default.
+FORM_FIELDS = (
+    "model_name", "dataset", "task", "strategy", "provider",
+    "num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size", "max_seq_length", "lora_r",
+    "lora_alpha", "lora_dropout", "target_modules",
+    "gradient_accumulation_steps", "warmup_ratio", "lr_scheduler_type", "weight_decay", "max_grad_norm", "seed",
+    "eval_split", "max_samples", "logging_steps", "eval_steps", "save_steps", "save_total_limit",
+    "packing", "gradient_checkpointing", "bf16", "fp16",
+    "use_4bit", "use_8bit", "bnb_4bit_quant_type", "bnb_4bit_compute_dtype", "use_nested_quant",
+    "run_name",
+)
+PROFILE_FIELDS = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_seq_length", "max_steps",
+                  "bf16", "fp16", "gradient_checkpointing")
+# SmolLM2-135M's shape, for an estimate before the embedded model has been unpacked.
+EMBEDDED_SHAPE = dict(hidden_size=576, num_hidden_layers=30, vocab_size=49152, intermediate_size=1536,
+                      num_attention_heads=9, num_key_value_heads=3, tie_word_embeddings=True)
+
+
+# ---- hardware, registries, defaults ----------------------------------------------------------
+
+def hardware():
+    from ..hardware import detect
+
+    return detect()
+
+
+def hardware_markdown(hw=None) -> str:
+    hw = hw or hardware()
+    if hw.gpus:
+        dev = ", ".join(f"{g.name} ({g.memory_gb:.0f} GiB)" for g in hw.gpus)
+    elif hw.mps:
+        dev = "Apple GPU (MPS)"
+    else:
+        dev = f"CPU only: {hw.cpu_name} ({hw.cpu_count} cores)"
+    lines = [f"**Device** {dev}", f"**Memory** {hw.accelerator_memory_gb:.0f} GiB"
+             + (f" GPU · {hw.ram_gb:.0f} GiB RAM" if hw.gpus else " RAM"),
+             f"**Profile** `{hw.profile}`" + (" · bf16" if hw.bf16 else "")
+             + (" · short runs and small batches by default" if hw.profile == "cpu" else "")]
+    return "  \n".join(lines)
+
+
+def form_defaults(hw=None) -> dict[str, Any]:
+    """Every form field's starting value: RunConfig's defaults, then the hardware profile's."""
+    from ..hardware import profile_defaults
+
+    values = {k: f.default for k, f in RunConfig.model_fields.items() if k in FORM_FIELDS}
+    values.update(PROFILE_DEFAULTS["cpu"] if hw is None else profile_defaults(hw))
+    values["task"] = AUTO_TASK
+    values["run_name"] = ""
+    values["target_modules"] = "all-linear"
+    values["dataset"] = "sample:pirate_persona"
+    values["max_samples"] = None
+    return values
+
+
+def strategy_options(hw=None) -> list[dict[str, Any]]:
+    """Every registered strategy with whether this machine can run it, and why not."""
+    from ..strategies import STRATEGIES
+
+    out = []
+    for name, cls in STRATEGIES.items():
+        ok, why = True, ""
+        if hw is not None:
+            try:
+                ok, why = cls().available(hw)
+            except Exception as e:  # a broken strategy must not break the page
+                ok, why = False, f"{type(e).__name__}: {e}"
+        out.append({"name": name, "label": cls.label or name, "description": cls.description,
+                    "tasks": list(cls.tasks), "available": bool(ok), "reason": why or ""})
+    return out
+
+
+def strategy_choices(hw=None) -> list[tuple[str, str]]:
+    return [(o["label"] if o["available"] else f"{o['label']} (unavailable: {o['reason']})", o["name"])
+            for o in strategy_options(hw)]
+
+
+def provider_options() -> list[dict[str, Any]]:
+    from ..providers import PROVIDERS
+
+    out = [{"name": "auto", "label": "auto (the fastest available)", "available": True, "reason": ""}]
+    for name, cls in PROVIDERS.items():
+        try:
+            ok, why = cls().available()
+        except Exception as e:
+            ok, why = False, f"{type(e).__name__}: {e}"
+        out.append({"name": name, "label": f"{name}: {getattr(cls, 'description', '')}".rstrip(": "),
+                    "available": bool(ok), "reason": why or ""})
+    return out
+
+
+def provider_choices() -> list[tuple[str, str]]:
+    return [(o["label"] if o["available"] else f"{o['name']} (unavailable: {o['reason']})", o["name"])
+            for o in provider_options()]
+
+
+def unavailable_note(strategy: str, provider: str, hw=None) -> str:
+    """Why the chosen strategy or provider cannot run here (empty when both can)."""
+    notes = []
+    for o in strategy_options(hw):
+        if o["name"] == strategy and not o["available"]:
+            notes.append(f"Strategy {o['name']} cannot run on this machine: {o['reason']}")
+    for o in provider_options():
+        if o["name"] == provider and not o["available"]:
+            notes.append(f"Provider {o['name']} cannot run on this machine: {o['reason']}")
+    return "\n".join(notes)
+
+
+def strategy_markdown(strategy: str, hw=None) -> str:
+    for o in strategy_options(hw):
+        if o["name"] == strategy:
+            text = f"{o['description']} Trains on: {', '.join(o['tasks'])}."
+            if not o["available"]:
+                text = f"⚠ Unavailable here: {o['reason']}. " + text
+            return text
+    return ""
+
+
+def task_choices() -> list[tuple[str, str]]:
+    from ..data import TASK_SPECS
+
+    return [("Detect from the columns", AUTO_TASK)] + [(f"{s.label} ({name})", name) for name, s in TASK_SPECS.items()]
+
+
+def sample_choices() -> list[tuple[str, str]]:
+    from ..data import samples
+
+    return [(name, f"sample:{name}") for name in samples()]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """The embedded default, then model folders in the home's models/ folder."""
+    out = [(f"{EMBEDDED_MODEL} (embedded default)", EMBEDDED_MODEL)]
+    models = get_settings().models_dir
+    for p in sorted(models.iterdir()) if models.is_dir() else []:
+        if p.is_dir() and ((p / "config.json").is_file() or (p / "adapter_config.json").is_file()):
+            out.append((f"{p.name} (models/)", str(p)))
+    return out
+
+
+# ---- sandbox for references coming from the page or the API ----------------------------------
+
+def _looks_like_path(ref: str) -> bool:
+    from ..catalog import HUB_ID
+
+    p = Path(ref).expanduser()
+    return p.is_absolute() or ref.startswith((".", "~")) or "\\" in ref or not HUB_ID.match(ref) or p.exists()
+
+
+def check_model_ref(ref: str) -> str:
+    """The model reference to put in a config from the page: the embedded default, a Hub id,
+    or a folder inside the allowed folders (a bare name means a folder of the home's models/).
+    Anything else raises SandboxError."""
+    from ..catalog import is_embedded
+    from ..sandbox import check_path
+
+    ref = (ref or "").strip()
+    if not ref:
+        raise ConfigError("model_name: no model was given.", f"Leave the default ({EMBEDDED_MODEL}) or pick one.")
+    if is_embedded(ref):
+        return ref
+    named = get_settings().models_dir / ref
+    if "/" not in ref and "\\" not in ref and ref not in (".", "..") and named.is_dir():
+        return str(check_path(named, "model"))
+    if _looks_like_path(ref):
+        p = Path(ref).expanduser()
+        return str(check_path(p if p.is_absolute() else p.resolve(), "model"))
+    return ref  # a Hub id
+
+
+def check_dataset_ref(ref: str) -> str:
+    """A dataset reference from the page: ``sample:NAME``, a Hub dataset id, or a file inside
+    the allowed folders (a relative name means a file in the home's datasets/)."""
+    from ..data import resolve_source
+
+    ref = (ref or "").strip()
+    if not ref:
+        raise DataError("No dataset was given.", "Pick a sample dataset or upload a file.")
+    resolve_source(ref, sandbox=True)
+    return ref
+
+
+def save_upload(src: str | Path, original_name: str | None = None) -> Path:
+    """Copy an uploaded file into the home's datasets/ folder under a unique name."""
+    src = Path(src)
+    name = Path(original_name or src.name).name
+    suffix = Path(name).suffix.lower()
+    if suffix not in DATASET_TYPES:
+        raise DataError(f"{name}: unsupported file type '{suffix or 'none'}'.",
+                        "Upload a .jsonl, .json, .csv or .parquet file.")
+    size = src.stat().st_size
+    if size > MAX_UPLOAD_MB * 1024 * 1024:
+        raise DataError(f"{name} is {size / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB.",
+                        "Upload a smaller file (or set MODELFORGE_MAX_UPLOAD_MB on the server).")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)[:60] or "dataset"
+    dest = get_settings().datasets_dir / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{suffix}"
+    shutil.copyfile(src, dest)
+    return dest
+
+
+def validate_dataset(ref: str, task: str | None = None, display_name: str | None = None) -> dict[str, Any]:
+    """Read and validate a dataset as the page would train on it (sandboxed).
+
+    Returns ``{ok, dataset, task, rows, notices, preview, problems, error}``; ``problems`` are
+    ``{file, line, message, excerpt}`` with excerpts of at most 80 characters.
+    """
+    from .. import data
+
+    task = None if task in (None, "", AUTO_TASK) else task
+    out: dict[str, Any] = {"ok": False, "dataset": ref, "task": task, "rows": 0, "notices": [], "preview": [],
+                           "problems": [], "error": None}
+    try:
+        ref = check_dataset_ref(ref)
+        ds = data.load(ref, task, sandbox=True, display_name=display_name)
+    except DataError as e:
+        out.update(error=e.message + (f"\nHow to fix: {e.hint}" if e.hint else ""),
+                   problems=[p.to_dict() for p in e.problems])
+        return out
+    except ForgeError as e:
+        out.update(error=str(e))
+        return out
+    except Exception as e:  # an unexpected failure is reported, not raised at the page
+        out.update(error=f"The dataset could not be read: {type(e).__name__}: {str(e)[:200]}")
+        return out
+    out.update(ok=True, task=ds.task, rows=len(ds), notices=list(ds.notices), preview=ds.preview(5))
+    return out
+
+
+def dataset_summary(result: dict[str, Any]) -> str:
+    if result.get("ok"):
+        from ..data import TASK_SPECS
+
+        spec = TASK_SPECS.get(result["task"])
+        text = f"✓ **{result['rows']} rows** ready · task **{result['task']}**" + (f" ({spec.label})" if spec else "")
+        notes = [n for n in result.get("notices", [])]
+        return text + ("  \n" + "  \n".join(html.escape(n) for n in notes) if notes else "")
+    n = len(result.get("problems") or [])
+    head = "✗ **This dataset cannot be used yet**" + (f": {n} problem(s) listed below" if n else "")
+    return head
+
+
+def problem_rows(result: dict[str, Any]) -> list[list[Any]]:
+    return [[p.get("line") or "", p.get("message", ""), p.get("excerpt", "")] for p in result.get("problems") or []]
+
+
+def preview_rows(result: dict[str, Any]) -> list[list[str]]:
+    return [[r["prompt"], r["answer"]] for r in result.get("preview") or []]
+
+
+# ---- form <-> config ------------------------------------------------------------------------
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and math.isnan(v))
+
+
+def form_to_config(values: dict[str, Any]) -> RunConfig:
+    """Form values (by RunConfig field name) → a validated RunConfig (ConfigError on bad fields)."""
+    data: dict[str, Any] = {}
+    for k, v in values.items():
+        if k not in RunConfig.model_fields or _blank(v):
+            continue
+        if k == "task" and v == AUTO_TASK:
+            continue
+        if k == "max_steps" and v in (0, -1):
+            v = -1
+        f = RunConfig.model_fields[k]
+        if isinstance(v, float) and v.is_integer() and "int" in str(f.annotation) and "float" not in str(f.annotation):
+            v = int(v)
+        data[k] = v
+    return parse_config(data)
+
+
+def config_to_form(config: RunConfig | dict[str, Any], hw=None) -> dict[str, Any]:
+    """A config → form values; settings the config leaves to the profile show the profile's value."""
+    cfg = parse_config(config) if isinstance(config, dict) else config
+    values = form_defaults(hw)
+    for k in FORM_FIELDS:
+        v = getattr(cfg, k)
+        if v is None:
+            continue
+        values[k] = ", ".join(v) if k == "target_modules" and isinstance(v, list) else v
+    values["task"] = cfg.task or AUTO_TASK
+    values["run_name"] = cfg.run_name or ""
+    return values
+
+
+def config_yaml(values: dict[str, Any]) -> tuple[str, str | None]:
+    """The YAML of the form's config, and the error when the form does not make a valid config."""
+    try:
+        return form_to_config(values).to_yaml(), None
+    except ForgeError as e:
+        return "", str(e)
+
+
+def write_config_file(yaml_text: str) -> Path:
+    """A downloadable config.yaml (one per content, in the system temp folder)."""
+    import hashlib
+    import tempfile
+
+    d = Path(tempfile.gettempdir()) / "modelforge-configs" / hashlib.sha1(yaml_text.encode()).hexdigest()[:12]
+    d.mkdir(parents=True, exist_ok=True)
+    p = d / "config.yaml"
+    if not p.is_file():
+        p.write_text(yaml_text, encoding="utf-8")
+    return p
+
+
+def prepare_submission(config: RunConfig | dict[str, Any]) -> RunConfig:
+    """A config from the page or the API, checked against the sandbox (model and dataset paths)."""
+    cfg = parse_config(config)
+    model = check_model_ref(cfg.model_name)
+    dataset = check_dataset_ref(cfg.dataset)
+    if model != cfg.model_name or dataset != cfg.dataset:
+        data = cfg.model_dump()
+        data.update(model_name=model, dataset=dataset)
+        out = RunConfig(**data)
+        object.__setattr__(out, "__pydantic_fields_set__", set(cfg.model_fields_set))
+        cfg = out
+    return cfg
+
+
+def submit(config: RunConfig | dict[str, Any], dataset_name: str | None = None) -> dict[str, Any]:
+    """Check a config from the page or the API and queue it (sandboxed). Returns the run record."""
+    from ..training import get_queue
+
+    cfg = prepare_submission(config)
+    return get_queue().submit(cfg, sandbox=True, dataset_name=dataset_name)
+
+
+def stop(run_id: str | None = None) -> dict[str, Any]:
+    """Stop a run (the current one when no id is given)."""
+    from ..training import get_queue
+
+    q = get_queue()
+    run_id = (run_id or "").strip() or (q.active_ids() or [None])[0]
+    if not run_id:
+        return {"run_id": None, "result": "no run is active"}
+    return {"run_id": run_id, "result": q.stop(run_id)}
+
+
+# ---- memory estimate -------------------------------------------------------------------------
+
+def _model_config(ref: str) -> dict[str, Any] | None:
+    """The model's config.json as a dict, without loading the model (None when unknown here)."""
+    from ..catalog import EMBEDDED_MODEL as EMB, is_embedded
+
+    if is_embedded(ref):
+        p = get_settings().cache_dir / "embedded" / "SmolLM2-135M-Instruct" / "config.json"
+        return json.loads(p.read_text()) if p.is_file() else dict(EMBEDDED_SHAPE)
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return json.loads((path / "config.json").read_text())
+        if (path / "adapter_config.json").is_file():
+            base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
+            return _model_config(base) if base and base != ref else None
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(ref, "config.json")
+        if isinstance(cached, str):
+            return json.loads(Path(cached).read_text())
+        from ..catalog import hub_reachable
+
+        if hub_reachable(1.0):
+            from huggingface_hub import hf_hub_download
+
+            return json.loads(Path(hf_hub_download(ref, "config.json")).read_text())
+    except Exception:
+        return None
+    return None
+
+
+def memory_estimate(values: dict[str, Any], hw=None) -> tuple[str, bool]:
+    """Markdown of the peak-memory estimate for the form's model and settings, and whether it
+    carries a warning (the run will likely not fit)."""
+    from ..hardware import ModelShape, estimate_memory
+
+    hw = hw or hardware()
+    ref = (values.get("model_name") or "").strip()
+    try:
+        ref = check_model_ref(ref)
+        cfg = _model_config(ref)
+    except ForgeError as e:
+        return f"No estimate: {e.message}", False
+    except Exception:
+        cfg = None
+    if not cfg:
+        return "No estimate for this model yet: its config is not on this machine (it is read when the run starts).", False
+    cfg = cfg.get("text_config", cfg) if "hidden_size" not in cfg else cfg
+    shape = ModelShape.from_config(SimpleNamespace(**cfg))
+    if not shape.n_params:
+        return "No estimate for this model: its config does not describe its size.", False
+    strategy = values.get("strategy") or "sft"
+    use_4bit = bool(values.get("use_4bit")) or strategy == "qlora"
+    bits = 4 if use_4bit else 8 if values.get("use_8bit") else 16 if (values.get("bf16") or values.get("fp16")) else 32
+    lora_r = int(values.get("lora_r") or 0)
+    if use_4bit and lora_r == 0:
+        lora_r = 16
+    try:
+        est = estimate_memory(shape, lora_r=lora_r, bits=bits,
+                              batch_size=int(values.get("per_device_train_batch_size") or 1),
+                              seq_len=int(values.get("max_seq_length") or 512),
+                              gradient_checkpointing=bool(values.get("gradient_checkpointing")),
+                              reference_model=strategy in ("dpo", "rlhf", "ppo"), hw=hw)
+    except Exception as e:
+        return f"No estimate: {type(e).__name__}", False
+    size = f"{shape.n_params / 1e6:.0f}M parameters" if shape.n_params < 1e9 else f"{shape.n_params / 1e9:.1f}B parameters"
+    text = (f"**Memory estimate** ({size}, {'LoRA r=' + str(lora_r) if lora_r else 'full fine-tuning'}, "
+            f"{bits}-bit): ≈ **{est.total_gb:.2f} GiB** peak of {est.available_gb:.0f} GiB "
+            f"(weights {est.weights_gb:.2f}, gradients+optimizer {est.trainable_gb + est.optimizer_gb:.2f}, "
+            f"activations {est.activations_gb:.2f})")
+    if est.warning:
+        text += f"\n\n⚠ **Will not fit:** {est.warning}"
+    return text, bool(est.warning)
+
+
+# ---- following a run's event log -------------------------------------------------------------
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None or not isinstance(seconds, (int, float)) or math.isinf(seconds) or math.isnan(seconds):
+        return "–"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _thin(points: list[tuple], limit: int = MAX_PLOT_POINTS) -> list[tuple]:
+    """At most ``limit`` points, evenly spaced, always keeping the last."""
+    if len(points) <= limit:
+        return points
+    stride = math.ceil(len(points) / limit)
+    out = points[::stride]
+    if out[-1] is not points[-1]:
+        out.append(points[-1])
+    return out
+
+
+@dataclass
+class RunView:
+    """What a page shows of one run, folded from its events as they arrive."""
+
+    run_id: str
+    name: str = ""
+    status: str = "queued"
+    message: str = ""
+    position: int | None = None
+    phase: str = "train"
+    progress: dict[str, Any] = field(default_factory=dict)
+    loss: list[tuple[float, float, str]] = field(default_factory=list)  # (step, value, series)
+    lr: list[tuple[float, float]] = field(default_factory=list)
+    last_metrics: dict[str, Any] = field(default_factory=dict)
+    log: collections.deque = field(default_factory=lambda: collections.deque(maxlen=LOG_LINES))
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    offset: int = 0
+    last_event_t: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None or self.status == "interrupted"
+
+    def feed(self, events: list[dict[str, Any]]) -> set[str]:
+        """Fold new events in; returns what changed: status, progress, plots, log."""
+        changed: set[str] = set()
+        for ev in events:
+            kind = ev.get("kind")
+            self.last_event_t = ev.get("t", self.last_event_t)
+            if kind == "status":
+                self.status = ev.get("status", self.status)
+                self.message = ev.get("message", "")
+                if self.status == "failed" and self.message:
+                    self.error = self.message
+                changed.add("status")
+                self._log(ev, f"[{self.status}] {self.message}" if self.message else f"[{self.status}]")
+                changed.add("log")
+            elif kind == "log":
+                self._log(ev, (f"{ev['level'].upper()}: " if ev.get("level") in ("warning", "error") else "")
+                          + str(ev.get("message", "")))
+                changed.add("log")
+            elif kind == "metrics":
+                self._metrics(ev)
+                changed.add("plots")
+            elif kind == "progress":
+                self.progress = ev
+                changed.add("progress")
+            elif kind == "phase":
+                self.phase = ev.get("name", self.phase)
+                self._log(ev, f"Phase {ev.get('index', '?')}/{ev.get('total', '?')}: {self.phase}")
+                changed.update({"progress", "log"})
+            elif kind == "result":
+                self.result = ev
+                self.status = ev.get("status", self.status)
+                if ev.get("error"):
+                    self.error = ev["error"]
+                changed.update({"status", "progress"})
+        return changed
+
+    def _log(self, ev: dict[str, Any], text: str) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(ev.get("t") or time.time()))
+        for i, line in enumerate(text.splitlines() or [""]):
+            self.log.append(f"{stamp}  {line}" if i == 0 else f"          {line}")
+
+    def _metrics(self, ev: dict[str, Any]) -> None:
+        step = ev.get("step")
+        if not isinstance(step, (int, float)):
+            return
+        phase = ev.get("phase") or "train"
+        prefix = "" if phase in ("train", "final") else f"{phase} "
+        if isinstance(ev.get("loss"), (int, float)):
+            self.loss.append((step, float(ev["loss"]), f"{prefix}train loss"))
+        if isinstance(ev.get("eval_loss"), (int, float)):
+            self.loss.append((step, float(ev["eval_loss"]), f"{prefix}eval loss"))
+        if isinstance(ev.get("learning_rate"), (int, float)):
+            self.lr.append((step, float(ev["learning_rate"])))
+        self.last_metrics.update({k: v for k, v in ev.items() if k not in ("t", "kind")})
+
+    # ---- what a page shows ---------------------------------------------------------------
+    def loss_frame(self):
+        import pandas as pd
+
+        by_series: dict[str, list[tuple]] = collections.defaultdict(list)
+        for p in self.loss:
+            by_series[p[2]].append(p)
+        rows = [p for pts in by_series.values() for p in _thin(pts)]
+        return pd.DataFrame(rows, columns=["step", "loss", "series"])
+
+    def lr_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(_thin(self.lr), columns=["step", "learning_rate"])
+
+    def log_text(self) -> str:
+        return "\n".join(self.log)
+
+    def progress_fraction(self) -> float:
+        if self.status == "completed":
+            return 1.0
+        step, total = self.progress.get("step") or 0, self.progress.get("max_steps") or 0
+        return max(0.0, min(1.0, step / total)) if total else 0.0
+
+    def progress_text(self) -> str:
+        p = self.progress
+        if not p:
+            return {"queued": "Waiting in the queue…", "running": "Preparing: reading data, loading the model…"}.get(
+                self.status, "")
+        parts = [f"Step {p.get('step', 0)} / {p.get('max_steps') or '?'}",
+                 f"epoch {float(p.get('epoch') or 0):.2f}",
+                 f"ETA {_clock(p.get('eta')) if self.status == 'running' else '–'}",
+                 f"{float(p.get('tokens_per_second') or 0):,.0f} tokens/s",
+                 f"elapsed {_clock(p.get('elapsed'))}"]
+        if self.phase and self.phase != "train":
+            parts.insert(0, f"phase {self.phase}")
+        return " · ".join(parts)
+
+    def progress_html(self) -> str:
+        pct = self.progress_fraction() * 100
+        state = self.status if self.status in TERMINAL else "active"
+        return (f'<div class="mf-progress mf-{state}" data-status="{html.escape(self.status)}" '
+                f'data-step="{int(self.progress.get("step") or 0)}">'
+                f'<div class="mf-bar"><div class="mf-fill" style="width:{pct:.1f}%"></div></div>'
+                f'<div class="mf-progress-text">{html.escape(self.progress_text())}</div></div>')
+
+    def status_markdown(self) -> str:
+        icon = {"queued": "…", "running": "▶", "completed": "✓", "failed": "✗", "stopped": "■",
+                "interrupted": "⚠"}.get(self.status, "•")
+        word = {"queued": "Queued", "running": "Training", "completed": "Completed", "failed": "Failed",
+                "stopped": "Stopped", "interrupted": "Interrupted"}.get(self.status, self.status)
+        head = f"{icon} **{word}** · run `{self.name or self.run_id}`"
+        detail = ""
+        if self.status == "queued":
+            if self.position:
+                detail = f"Position in the queue: {self.position} run(s) ahead of this one."
+            else:
+                detail = self.message or "Starting…"
+        elif self.status == "running":
+            detail = self.message if self.message and self.message != "Run started" else ""
+        elif self.status == "completed":
+            out = (self.result or {}).get("output_dir")
+            loss = (self.result or {}).get("metrics", {}).get("loss")
+            detail = "Run completed." + (f" Final training loss {loss:.4f}." if isinstance(loss, (int, float)) else "") \
+                + (f" Saved to `{out}`." if out else "")
+        elif self.status == "stopped":
+            detail = self.message or "Run stopped."
+        elif self.status == "interrupted":
+            detail = self.message
+        elif self.status == "failed":
+            detail = "See the error below."
+        return head + (f"  \n{detail}" if detail else "")
+
+    def update(self, new_events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """A JSON-ready progress update for API clients."""
+        p = self.progress
+        m = self.last_metrics
+        return {
+            "run_id": self.run_id, "name": self.name, "status": self.status, "message": self.message,
+            "queue_position": self.position, "finished": self.finished,
+            "step": p.get("step"), "max_steps": p.get("max_steps"), "epoch": p.get("epoch"), "eta": p.get("eta"),
+            "tokens_per_second": p.get("tokens_per_second"),
+            "loss": next((v for s, v, n in reversed(self.loss) if n.endswith("train loss")), None),
+            "eval_loss": next((v for s, v, n in reversed(self.loss) if n.endswith("eval loss")), None),
+            "learning_rate": self.lr[-1][1] if self.lr else None,
+            "metrics": (self.result or {}).get("metrics") or {k: v for k, v in m.items() if isinstance(v, (int, float))},
+            "output_dir": (self.result or {}).get("output_dir"), "error": self.error,
+            "events": list(new_events or []),
+        }
+
+
+def log_html(lines) -> str:
+    """The log tail as HTML (escaped), newest line last."""
+    body = html.escape("\n".join(lines)) if lines else "The run's log appears here."
+    return f'<pre class="mf-log-pre">{body}</pre>'
+
+
+def find_active_run() -> str | None:
+    """The run a freshly opened page should show: the one training now, else the next queued,
+    else an active run recorded by another live process (a CLI run)."""
+    from ..runs import get_store
+    from ..training import get_queue
+    from ..training.queue import _alive
+
+    ids = get_queue().active_ids()
+    if ids:
+        return ids[0]
+    for rec in get_store().list_runs():
+        if rec.get("status") in ACTIVE and rec.get("pid") != os.getpid() and _alive(rec.get("pid")):
+            return rec["id"]
+    return None
+
+
+def new_view(run_id: str) -> RunView:
+    from ..runs import get_store
+
+    rec = get_store().get_run(run_id)
+    if rec is None:
+        raise ForgeError(f"There is no run '{run_id}'.", "Pick a run from the history, or start one.")
+    return RunView(run_id=run_id, name=rec.get("name") or run_id, status=rec.get("status", "queued"))
+
+
+async def follow(run_id: str, *, poll: float = 0.2, heartbeat: float = 10.0,
+                 until: Callable[[], bool] | None = None,
+                 ) -> AsyncIterator[tuple[RunView, list[dict[str, Any]], set[str]]]:
+    """Follow a run's event log from the start to its end, reading only what was appended.
+
+    Yields ``(view, new_events, changed)`` whenever something changed (and every
+    ``heartbeat`` seconds otherwise); the last yield has ``view.finished`` true. ``until``,
+    checked at every poll, ends the following early when it returns true.
+    """
+    from ..runs import get_store
+    from ..training import get_queue, read_events
+    from ..training.job import run_dir
+
+    view = new_view(run_id)
+    rec = get_store().get_run(run_id) or {}
+    path = Path(rec.get("events_path") or run_dir(run_id) / "events.jsonl")
+    queue = get_queue()
+    last_yield = 0.0
+    last_store_check = time.monotonic()
+    first = True
+    while True:
+        if until is not None and until():
+            return
+        events, view.offset = read_events(path, view.offset)
+        changed = view.feed(events)
+        if view.status == "queued":
+            pos = queue.position(run_id)
+            if pos != view.position:
+                view.position = pos
+                changed.add("status")
+        now = time.monotonic()
+        if not view.finished and not events and now - last_store_check > 5.0:
+            # a run whose process died without a final event: trust the store
+            last_store_check = now
+            rec = get_store().get_run(run_id) or {}
+            if rec.get("status") in TERMINAL:
+                events, view.offset = read_events(path, view.offset)
+                changed |= view.feed(events)
+                if not view.finished:
+                    view.status = rec["status"]
+                    view.error = view.error or rec.get("error")
+                    view.result = {"status": rec["status"], "metrics": rec.get("metrics") or {},
+                                   "output_dir": rec.get("output_dir"), "error": rec.get("error")}
+                    changed.add("status")
+        if first or changed or now - last_yield >= heartbeat:
+            first = False
+            last_yield = now
+            yield view, events, changed or {"heartbeat"}
+        if view.finished:
+            return
+        await asyncio.sleep(poll)
+
+
+# ---- history ---------------------------------------------------------------------------------
+
+HISTORY_HEADERS = ["Name", "Model", "Task", "Strategy", "Status", "Duration", "Final loss", "Eval loss", "Started", "Id"]
+
+
+def _short_model(ref: str | None) -> str:
+    if not ref:
+        return ""
+    p = Path(ref)
+    return p.name if (p.is_absolute() or ref.startswith((".", "~"))) else ref
+
+
+def _num(v: Any, fmt: str = "{:.4f}") -> str:
+    return fmt.format(v) if isinstance(v, (int, float)) and not math.isnan(v) and not math.isinf(v) else ""
+
+
+def run_summary(rec: dict[str, Any]) -> dict[str, Any]:
+    """A run record reduced to what a list of runs shows (JSON-ready)."""
+    started, finished = rec.get("started"), rec.get("finished")
+    end = finished or (time.time() if rec.get("status") == "running" else None)
+    duration = (end - started) if started and end else None
+    m = rec.get("metrics") or {}
+    return {"id": rec["id"], "name": rec.get("name") or rec["id"], "model": rec.get("base_model"),
+            "task": rec.get("task"), "strategy": rec.get("strategy"), "status": rec.get("status"),
+            "created": rec.get("created"), "started": started, "finished": finished,
+            "duration_s": round(duration, 1) if duration is not None else None,
+            "final_loss": m.get("loss", m.get("train_loss")), "eval_loss": m.get("eval_loss"),
+            "dataset": rec.get("dataset"), "output_dir": rec.get("output_dir"), "error": rec.get("error")}
+
+
+def list_runs() -> list[dict[str, Any]]:
+    from ..runs import get_store
+
+    return [run_summary(r) for r in get_store().list_runs()]
+
+
+def history_rows(runs: list[dict[str, Any]] | None = None) -> list[list[Any]]:
+    rows = []
+    for s in runs if runs is not None else list_runs():
+        started = s.get("started") or s.get("created")
+        rows.append([s["name"], _short_model(s["model"]), s["task"] or "", s["strategy"] or "", s["status"] or "",
+                     _clock(s["duration_s"]) if s["duration_s"] is not None else "", _num(s["final_loss"]),
+                     _num(s["eval_loss"]),
+                     time.strftime("%Y-%m-%d %H:%M", time.localtime(started)) if started else "", s["id"]])
+    return rows
+
+
+def run_detail(run_id: str) -> dict[str, Any]:
+    """One run: its record, its config, final metrics and metric history (from its event log)."""
+    from ..runs import get_store
+    from ..training import read_all
+    from ..training.job import run_dir
+
+    rec = get_store().get_run((run_id or "").strip())
+    if rec is None:
+        raise ForgeError(f"There is no run '{run_id}'.", "Pick a run from the list of runs (/runs).")
+    path = Path(rec.get("events_path") or run_dir(rec["id"]) / "events.jsonl")
+    view = RunView(run_id=rec["id"], name=rec.get("name") or rec["id"], status=rec.get("status", ""))
+    view.feed(read_all(path))
+    history: dict[str, list[list[float]]] = collections.defaultdict(list)
+    for step, value, series in view.loss:
+        history["eval_loss" if series.endswith("eval loss") else "loss"].append([step, value])
+    for step, value in view.lr:
+        history["learning_rate"].append([step, value])
+    config_path = Path(rec.get("run_dir") or run_dir(rec["id"])) / "config.yaml"
+    return {**run_summary(rec), "config": rec.get("config") or {}, "config_set": rec.get("config_set") or [],
+            "resolved_config_yaml": config_path.read_text(encoding="utf-8") if config_path.is_file() else None,
+            "metrics": rec.get("metrics") or {}, "history": dict(history), "provider": rec.get("provider"),
+            "log_tail": list(view.log)[-50:], "_view": view}
+
+
+def reusable_config(run_id: str) -> dict[str, Any]:
+    """A past run's config as the user set it (profile-filled values left to the profile)."""
+    from ..runs import get_store
+
+    rec = get_store().get_run(run_id)
+    if rec is None:
+        raise ForgeError(f"There is no run '{run_id}'.", "Pick a run from the history.")
+    cfg = dict(rec.get("config") or {})
+    keep = set(rec.get("config_set") or cfg)
+    return {k: v for k, v in cfg.items() if k in keep}

@@ -1,0 +1,125 @@
+"""The Finetune tab in a real browser: start a run, watch it, reload, still watching it.
+
+Needs Debian's /usr/bin/chromium and the playwright package (scripts/setup.sh --test installs
+both); skipped without them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ui_server import running_app, wait_idle
+
+CHROMIUM = os.environ.get("MODELFORGE_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not (Path(CHROMIUM).exists() or shutil.which("chromium")), reason="chromium is not installed"),
+]
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_model):
+    with running_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+        b = p.chromium.launch(executable_path=exe, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def progress_step(page) -> int:
+    text = page.locator("#mf-progress").inner_text()
+    m = re.search(r"Step (\d+) /", text)
+    return int(m.group(1)) if m else -1
+
+
+def wait_for_step_above(page, step: int, timeout: float = 60_000) -> None:
+    page.wait_for_function(
+        """(n) => { const m = /Step (\\d+) \\//.exec(document.querySelector('#mf-progress')?.innerText || '');
+                   return m && parseInt(m[1]) > n; }""", arg=step, timeout=timeout)
+
+
+def test_start_watch_reload_and_stop(app_url, browser, tmp_path):
+    wait_idle()
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(app_url)
+    # the hardware panel is filled once the page has loaded
+    page.wait_for_function("document.querySelector('#mf-hardware')?.innerText.includes('Device')", timeout=60_000)
+
+    # the tiny model from the models folder, short sequences, a run long enough to reload during it
+    model = page.locator("#mf-model input")
+    model.click()
+    model.fill("tiny-llama")
+    model.press("Enter")
+    for label, value in (("Max steps", "400"), ("Batch size", "2"), ("Sequence length", "128"),
+                         ("Learning rate", "0.005")):
+        box = page.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Tab")
+    page.get_by_label("Run name", exact=True).fill("browser-run")
+    page.get_by_label("Run name", exact=True).press("Tab")
+    assert "300 rows" in page.locator("#mf-data-status").inner_text(timeout=30_000)
+    page.wait_for_function("!document.querySelector('#mf-start').disabled", timeout=30_000)
+    page.click("#mf-start")
+
+    # live: status, progress, loss plot
+    page.wait_for_function("document.querySelector('#mf-status')?.innerText.includes('Training')", timeout=60_000)
+    assert "browser-run" in page.locator("#mf-status").inner_text()
+    wait_for_step_above(page, 2)
+    first = progress_step(page)
+    wait_for_step_above(page, first)  # the progress keeps moving
+    text = page.locator("#mf-progress").inner_text()
+    assert re.search(r"Step \d+ / 400 · epoch [\d.]+ · ETA [\d:]+ · [\d,]+ tokens/s", text), text
+    page.wait_for_function("document.querySelector('#mf-loss-plot')?.innerText.includes('train loss')",
+                           timeout=30_000)  # the legend appears once the plot has data
+    assert page.locator("#mf-loss-plot canvas, #mf-loss-plot svg").count() > 0
+    assert "Model loaded" in page.locator("#mf-log").inner_text()
+
+    # reload: the page re-attaches to the same live run and keeps streaming it
+    before = progress_step(page)
+    page.reload()
+    page.wait_for_function("document.querySelector('#mf-status')?.innerText.includes('browser-run')",
+                           timeout=30_000)
+    assert "Training" in page.locator("#mf-status").inner_text()
+    wait_for_step_above(page, before)
+    after = progress_step(page)
+    wait_for_step_above(page, after)
+    page.wait_for_function("document.querySelector('#mf-loss-plot')?.innerText.includes('train loss')",
+                           timeout=30_000)
+
+    # a second browser sees the same run
+    other = browser.new_context().new_page()
+    other.goto(app_url)
+    other.wait_for_function("document.querySelector('#mf-status')?.innerText.includes('browser-run')",
+                            timeout=30_000)
+    shot = os.environ.get("MODELFORGE_SCREENSHOT")
+    if shot:
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=shot)
+
+    page.click("#mf-stop")
+    page.wait_for_function("document.querySelector('#mf-status')?.innerText.includes('Stopped')", timeout=60_000)
+    other.wait_for_function("document.querySelector('#mf-status')?.innerText.includes('Stopped')", timeout=60_000)
+    assert progress_step(page) < 400
+    # the history lists the run
+    page.wait_for_function("document.querySelector('#mf-history')?.innerText.includes('browser-run')",
+                           timeout=30_000)
+    assert not errors, errors
+    other.close()
+    page.close()

@@ -1,0 +1,38 @@
+"""Launch the app for the UI tests: in this process, on a free port (imported by test_app_api and
+test_browser; the temporary ModelForge home comes from conftest)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app() -> Iterator[str]:
+    from forge.ui import build_app, launch_kwargs
+
+    demo = build_app()
+    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                **launch_kwargs())
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
+
+
+def wait_idle(timeout: float = 120) -> None:
+    """Wait until no run is queued or training (so a test starts with the queue empty)."""
+    import time
+
+    from forge.training import get_queue
+
+    deadline = time.time() + timeout
+    while get_queue().active_ids() and time.time() < deadline:
+        time.sleep(0.2)
