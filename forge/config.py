@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import Annotated, Union
 
 from .errors import ConfigError
 
@@ -27,6 +28,84 @@ Scheduler = Literal[
     "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
     "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "warmup_stable_decay",
 ]
+
+
+# Loss formulations each alignment strategy accepts (TRL's names); the first is TRL's default.
+LOSS_TYPES: dict[str, tuple[str, ...]] = {
+    "dpo": ("sigmoid", "ipo", "hinge", "robust", "exo_pair", "nca_pair", "bco_pair", "sppo_hard", "aot",
+            "aot_unpaired", "apo_zero", "apo_down", "discopop", "sigmoid_norm"),
+    "kto": ("kto", "apo_zero_unpaired"),
+    "grpo": ("dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo"),
+}
+MAX_PATTERN_LENGTH = 500
+
+
+# ---- GRPO reward menu: each item is data, never code ------------------------------------------
+
+class _Reward(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weight: float = Field(1.0, ge=-10.0, le=10.0, description="Weight of this reward in the sum (-10 to 10).")
+
+
+class ExactMatchReward(_Reward):
+    """1 when the completion equals the row's reference ``answer`` (case and surrounding spaces ignored)."""
+
+    type: Literal["exact_match"]
+    ignore_case: bool = True
+
+
+class RegexReward(_Reward):
+    """1 when the completion matches ``pattern`` (anywhere, or the whole completion with ``full_match``)."""
+
+    type: Literal["regex"]
+    pattern: str = Field(..., min_length=1, max_length=MAX_PATTERN_LENGTH)
+    full_match: bool = False
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            import regex as re_mod  # the engine runs patterns with a timeout; the syntax is the same as re's
+        except ImportError:  # pragma: no cover - regex ships with transformers
+            import re as re_mod
+        try:
+            re_mod.compile(v)
+        except re_mod.error as e:
+            raise ValueError(f"not a valid regular expression ({e})") from None
+        return v
+
+
+class LengthReward(_Reward):
+    """1 at exactly ``target`` words (or characters), falling linearly to 0 at zero or twice the target."""
+
+    type: Literal["length"]
+    target: int = Field(..., ge=1, le=10000, description="Target length (1 to 10000).")
+    unit: Literal["words", "characters"] = "words"
+
+
+class FormatReward(_Reward):
+    """1 when the completion has a given shape: ``json`` (parses as JSON), ``number`` (one number),
+    ``single_line`` (no line break), ``think`` (reasoning in <think>...</think>, then the answer)."""
+
+    type: Literal["format"]
+    format: Literal["json", "number", "single_line", "think"]
+
+
+class NoRepetitionReward(_Reward):
+    """A penalty (0 to -1 times the weight) for repeated n-grams of tokens (TRL's repetition penalty)."""
+
+    type: Literal["no_repetition"]
+    ngram_size: int = Field(3, ge=1, le=20)
+
+
+RewardSpec = Annotated[Union[ExactMatchReward, RegexReward, LengthReward, FormatReward, NoRepetitionReward],
+                       Field(discriminator="type")]
+REWARD_MODELS: dict[str, type[_Reward]] = {
+    "exact_match": ExactMatchReward, "regex": RegexReward, "length": LengthReward, "format": FormatReward,
+    "no_repetition": NoRepetitionReward,
+}
+REWARD_TYPES = tuple(REWARD_MODELS)
 
 
 class RunConfig(BaseModel):
@@ -68,12 +147,41 @@ class RunConfig(BaseModel):
     eval_steps: int | None = Field(None, ge=1, description="Evaluate every N steps (default: about 5 times per run).")
     save_steps: int | None = Field(None, ge=1, description="Checkpoint every N steps (default: about 4 times per run).")
     save_total_limit: int = Field(2, ge=1, le=100, description="Checkpoints kept on disk.")
+    eval_samples: int = Field(16, ge=0, le=1000, description="Evaluation rows answered by the model for task metrics and before/after samples (0: none).")
+    eval_max_new_tokens: int = Field(64, ge=1, le=4096, description="Longest generated answer when computing task metrics.")
+    eval_generate_every: int | None = Field(None, ge=1, description="Also compute task metrics at every N-th evaluation during training (default: only at the end).")
 
     # LoRA
     lora_r: int = Field(16, ge=0, le=1024, description="LoRA rank; 0 means full fine-tuning.")
     lora_alpha: int = Field(32, ge=1, le=4096)
     lora_dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: list[str] | str = Field("all-linear", description="Modules LoRA adapts: a list of names or 'all-linear'.")
+
+    # Alignment (dpo, orpo, kto, rlhf, grpo); None means the trainer's own default. Names follow TRL.
+    beta: float | None = Field(None, ge=0.0, le=100.0, description="Strength of the pull towards the reference model "
+                               "(DPO, KTO, RLHF, GRPO) or weight of the odds-ratio term (ORPO); 0 to 100.")
+    loss_type: str | None = Field(None, description="Loss formulation (DPO: sigmoid, ipo, hinge, ...; KTO: kto, "
+                                  "apo_zero_unpaired; GRPO: dapo, grpo, dr_grpo, ...).")
+    max_prompt_length: int | None = Field(None, ge=8, le=131072, description="Longer prompts keep their last tokens "
+                                          "(8 to 131072).")
+    max_completion_length: int | None = Field(None, ge=1, le=32768, description="Longest answer: generated tokens in "
+                                              "GRPO and RLHF, answer tokens in ORPO (1 to 32768).")
+    num_generations: int | None = Field(None, ge=2, le=64, description="Answers sampled per prompt in GRPO and RLHF "
+                                        "(2 to 64).")
+    temperature: float = Field(1.0, gt=0.0, le=10.0, description="Sampling temperature of the generated answers "
+                               "(GRPO, RLHF).")
+    desirable_weight: float = Field(1.0, gt=0.0, le=100.0, description="KTO: weight of the good examples' loss.")
+    undesirable_weight: float = Field(1.0, gt=0.0, le=100.0, description="KTO: weight of the bad examples' loss.")
+    reward_funcs: list[RewardSpec] = Field(default_factory=list, max_length=10, description=(
+        "GRPO rewards, each {type: exact_match|regex|length|format|no_repetition, weight, ...}; empty: exact_match."))
+    reward_model: str | None = Field(None, description="RLHF: a saved reward model (its folder, or the id of the "
+                                     "RLHF run that trained it) to reuse instead of training one.")
+    reward_num_train_epochs: float = Field(1.0, gt=0, le=1000, description="RLHF stage 1: passes over the "
+                                           "preference pairs when training the reward model.")
+    reward_max_steps: int | None = Field(None, ge=-1, description="RLHF stage 1: stop the reward model after this "
+                                         "many steps (-1 or empty: use reward_num_train_epochs).")
+    reward_learning_rate: float | None = Field(None, gt=0, le=1.0, description="RLHF stage 1: learning rate of the "
+                                               "reward model (empty: learning_rate).")
 
     # Quantization (bitsandbytes)
     use_4bit: bool = False
@@ -100,8 +208,32 @@ class RunConfig(BaseModel):
     def _lower(cls, v: str) -> str:
         return v.strip().lower()
 
+    @field_validator("loss_type", "reward_model")
+    @classmethod
+    def _strip(cls, v: str | None) -> str | None:
+        return (v.strip() or None) if isinstance(v, str) else v
+
+    @field_validator("reward_funcs", mode="before")
+    @classmethod
+    def _reward_items(cls, v):
+        if isinstance(v, dict):
+            v = [v]
+        if isinstance(v, list):
+            for i, item in enumerate(v):
+                if isinstance(item, dict) and item.get("type") not in REWARD_TYPES:
+                    raise ValueError(f"item {i}: type must be one of: {', '.join(REWARD_TYPES)} "
+                                     f"(found {item.get('type')!r})")
+        return v
+
     @model_validator(mode="after")
     def _consistent(self):
+        allowed = LOSS_TYPES.get(self.strategy)
+        if self.loss_type is not None:
+            if allowed is None:
+                raise ValueError(f"loss_type: the {self.strategy} strategy has no loss_type setting (only "
+                                 f"{', '.join(LOSS_TYPES)} have one); leave it empty")
+            if self.loss_type not in allowed:
+                raise ValueError(f"loss_type: '{self.loss_type}' is not a {self.strategy} loss (one of: {', '.join(allowed)})")
         if self.use_4bit and self.use_8bit:
             raise ValueError("use_4bit and use_8bit cannot both be true: pick one quantization")
         if (self.use_4bit or self.use_8bit) and self.lora_r == 0:
@@ -121,9 +253,9 @@ class RunConfig(BaseModel):
         return set(self.model_fields_set)
 
 
-def describe_field(name: str) -> str:
+def describe_field(name: str, model: type[BaseModel] | None = None) -> str:
     """The allowed values of a field, in words, for error messages."""
-    f = RunConfig.model_fields.get(name)
+    f = (model or RunConfig).model_fields.get(name)
     if f is None:
         return ""
     bounds = []
@@ -156,7 +288,7 @@ def _format_validation(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
         loc = ".".join(str(x) for x in e["loc"]) or "config"
-        if e["type"] == "extra_forbidden":
+        if e["type"] == "extra_forbidden" and len(e["loc"]) == 1:
             import difflib
 
             close = difflib.get_close_matches(str(e["loc"][0]), RunConfig.model_fields, n=1)
@@ -166,6 +298,17 @@ def _format_validation(err: ValidationError) -> str:
         field = str(e["loc"][0]) if e["loc"] else ""
         allowed = describe_field(field)
         msg = e["msg"].removeprefix("Value error, ")
+        if field == "reward_funcs" and len(e["loc"]) >= 2:
+            # reward_funcs.<i>.<type>.<field> → reward_funcs[i] (type).field, with that field's range
+            rest = [str(x) for x in e["loc"][1:]]
+            kind = rest[1] if len(rest) > 1 and rest[1] in REWARD_MODELS else None
+            sub = rest[2] if kind and len(rest) > 2 else None
+            loc = f"reward_funcs[{rest[0]}]" + (f" ({kind})" if kind else "") + (f".{sub}" if sub else "")
+            allowed = describe_field(sub, REWARD_MODELS[kind]) if sub else ""
+            if e["type"] == "extra_forbidden":
+                msg = f"unknown setting (a {kind} reward has: {', '.join(REWARD_MODELS[kind].model_fields)})"
+        elif not e["loc"] and ":" in msg and msg.split(":", 1)[0] in RunConfig.model_fields:
+            loc, msg = msg.split(":", 1)[0], msg.split(":", 1)[1].strip()  # a cross-field check naming its field
         lines.append(f"{loc}: {msg}" + (f" ({allowed})" if allowed and allowed not in msg else ""))
     return "\n".join(lines)
 

@@ -150,5 +150,19 @@ class RunStore:
             db.table("models").remove(Query().id == model_id)
 
 
+    # ---- evaluations -----------------------------------------------------------------------
+    def add_evaluation(self, record: dict[str, Any]) -> dict[str, Any]:
+        rec = {"id": new_id(), "created": time.time(), **record}
+        with self._db() as db:
+            db.table("evaluations").insert(rec)
+        return rec
+
+    def list_evaluations(self, dataset: str | None = None) -> list[dict[str, Any]]:
+        with self._db() as db:
+            t = db.table("evaluations")
+            rows = t.all() if dataset is None else t.search(Query().dataset == dataset)
+        return sorted((dict(r) for r in rows), key=lambda r: r.get("created") or 0, reverse=True)
+
+
 def get_store() -> RunStore:
     return RunStore()

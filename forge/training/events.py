@@ -13,6 +13,8 @@ Event kinds (every event has ``t``, the Unix time, and ``kind``):
               ``eval_loss``, ``learning_rate``, ``grad_norm``, ``rewards/accuracies``, ...)
 ``progress``  ``step``, ``max_steps``, ``epoch``, ``elapsed``, ``eta``, ``tokens_per_second``, ``phase``
 ``phase``     ``name``, ``index``, ``total``: a run with several stages (RLHF) starts a new one
+``evaluation`` ``metrics`` (task metrics of the fine-tuned model), ``base_metrics`` (of its base),
+              ``samples`` (``prompt``, ``reference``, ``before``, ``after``), ``n``, ``seconds``
 ``result``    ``status``, ``metrics`` (final), ``output_dir``, ``error``
 """
 

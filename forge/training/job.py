@@ -58,6 +58,7 @@ class Job:
         self.events = EventLog(self.dir / "events.jsonl")
         self.stop_event = threading.Event()
         self.status = "queued"
+        self._base_loader = None
 
     # ---- control -------------------------------------------------------------------------
     def stop(self) -> None:
@@ -90,6 +91,8 @@ class Job:
                     and (not evaluated or evaluated[-1] != trainer.state.global_step)):
                 trainer.evaluate()  # the final eval loss; logged through the EventCallback
             metrics = final_metrics(trainer.state.log_history)
+            if status == "completed" and self.config.eval_samples and ctx.eval_rows:
+                metrics.update(self._evaluate(trainer, ctx))
             out = self._save(trainer, loaded, ctx)
             metrics.update({k: v for k, v in ctx.extras.get("metrics", {}).items()})
             message = "Run stopped; the model trained so far was saved." if status == "stopped" else "Run completed."
@@ -182,11 +185,36 @@ class Job:
                            model_path=str(resolved.path), run_dir=self.dir, sandbox=self.sandbox,
                            callbacks_for=lambda phase: [EventCallback(self.events, self.stop_event, phase=phase)])
         self.ctx = ctx
+        self._base_loader = lambda: provider.load(resolved, config).model
+        if config.eval_generate_every and eval_rows:
+            from ..evaluation import generation_callback
+
+            ctx.callbacks.append(generation_callback(ctx, config.eval_generate_every))
         trainer = strategy.build_trainer(ctx)
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)  # the event log replaces its prints
         return trainer, loaded, ctx
+
+    def _evaluate(self, trainer, ctx) -> dict[str, float]:
+        """Task metrics and before/after samples on the held-out rows (see forge.evaluation)."""
+        from .. import evaluation
+
+        n = min(len(ctx.eval_rows), self.config.eval_samples)
+        self.log(f"Evaluating: answering {n} held-out prompts with the fine-tuned model and its base...")
+        try:
+            result = evaluation.end_of_run(trainer, ctx, base_loader=self._base_loader)
+        except Exception as e:  # a failed evaluation must not lose the trained model
+            log.exception("evaluation of run %s failed", self.run_id)
+            self.log(f"Evaluation failed ({type(e).__name__}: {str(e)[:200]}); the model is saved all the same.", "warning")
+            return {}
+        if not result:
+            return {}
+        flat = evaluation.flat(result)
+        self.events.emit("evaluation", **result)
+        self.store.update_run(self.run_id, evaluation=result)
+        self.log("Evaluation: " + ", ".join(f"{k} {v:.4g}" for k, v in flat.items()) + f" ({result['seconds']} s)")
+        return flat
 
     def _save(self, trainer, loaded, ctx) -> Path:
         out = self.dir / "model"

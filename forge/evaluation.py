@@ -1,0 +1,200 @@
+"""Evaluation: task metrics from generated answers, before/after samples, and evaluating any
+model on any dataset of its task.
+
+* ``summarization``: ROUGE-1/2/L (``rouge-score``).
+* ``extractive-qa``: exact match and token F1 with SQuAD normalisation, best over every reference.
+* ``text-generation`` and ``chat``: perplexity (from the trainer's eval loss) and ROUGE-L against
+  the reference answer.
+* preference strategies: the trainer's own reward accuracy and margin on the held-out pairs.
+
+Generation is bounded by ``eval_samples`` rows, so evaluation never dominates training time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+from . import metrics as M
+from .data.tasks import prompt_messages, reference_answers
+
+GENERATIVE_TASKS = ("text-generation", "chat", "summarization", "extractive-qa")
+Progress = Callable[[float, str], None]
+
+
+def task_metrics(task: str, predictions: list[str], rows: list[dict]) -> dict[str, float]:
+    refs = [reference_answers(r, task) for r in rows]
+    if task == "summarization":
+        return M.rouge(predictions, refs)
+    if task == "extractive-qa":
+        return M.squad(predictions, refs)
+    if task in ("text-generation", "chat"):
+        return {"rougeL": M.rouge(predictions, refs)["rougeL"]}
+    return {}
+
+
+def generate(model, tokenizer, rows: list[dict], task: str, *, max_new_tokens: int = 64, batch_size: int = 8,
+             progress: Progress | None = None) -> list[str]:
+    """Greedy answers to the rows' prompts, through the tokenizer's chat template (as in training)."""
+    import torch
+
+    outputs: list[str] = []
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        for i in range(0, len(rows), batch_size):
+            batch = rows[i:i + batch_size]
+            prompts = [tokenizer.apply_chat_template(prompt_messages(r, task), tokenize=False, add_generation_prompt=True)
+                       for r in batch]
+            enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            with torch.no_grad():
+                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                     pad_token_id=tokenizer.pad_token_id, temperature=None, top_p=None, top_k=None)
+            new = out[:, enc["input_ids"].shape[1]:]
+            outputs += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+            if progress:
+                progress(len(outputs) / len(rows), f"generated {len(outputs)}/{len(rows)} answers")
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+    return outputs
+
+
+def with_perplexity(result: dict[str, float], eval_loss: float | None) -> dict[str, float]:
+    if eval_loss is not None:
+        result["perplexity"] = M.perplexity(eval_loss)
+    return result
+
+
+def end_of_run(trainer, ctx, base_loader: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """Task metrics of the fine-tuned model and of its base on the first ``eval_samples`` held-out
+    rows, and the before/after answers. With LoRA the base is the same weights with the adapter
+    switched off; a fully fine-tuned model needs ``base_loader`` to load the base."""
+    cfg = ctx.config
+    rows = ctx.eval_rows[: cfg.eval_samples]
+    if ctx.task not in GENERATIVE_TASKS or not rows:
+        return {}
+    model, tok = trainer.model, ctx.tokenizer
+    t0 = time.time()
+    after = generate(model, tok, rows, ctx.task, max_new_tokens=cfg.eval_max_new_tokens)
+    if hasattr(model, "disable_adapter"):
+        with model.disable_adapter():
+            before = generate(model, tok, rows, ctx.task, max_new_tokens=cfg.eval_max_new_tokens)
+    elif base_loader is not None:
+        base = base_loader()
+        before = generate(base, tok, rows, ctx.task, max_new_tokens=cfg.eval_max_new_tokens)
+        del base
+    else:
+        before = None
+    losses = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
+    tuned = with_perplexity(task_metrics(ctx.task, after, rows), losses[-1] if losses else None)
+    base_m = task_metrics(ctx.task, before, rows) if before is not None else {}
+    if hasattr(model, "disable_adapter") and losses:
+        with model.disable_adapter():  # the base's loss on the same held-out rows, by the same trainer
+            base_loss = trainer.evaluate(metric_key_prefix="base_eval").get("base_eval_loss")
+        with_perplexity(base_m, base_loss)
+    samples = [{"prompt": prompt_messages(r, ctx.task)[-1]["content"], "reference": reference_answers(r, ctx.task)[0],
+                "before": before[i] if before is not None else None, "after": after[i]} for i, r in enumerate(rows)]
+    return {"metrics": tuned, "base_metrics": base_m, "samples": samples, "n": len(rows),
+            "seconds": round(time.time() - t0, 2)}
+
+
+def flat(evaluation: dict[str, Any]) -> dict[str, float]:
+    """Evaluation metrics as flat run metrics: ``eval_rouge1``, ``base_eval_rouge1``, ..."""
+    out = {f"eval_{k}": v for k, v in evaluation.get("metrics", {}).items() if isinstance(v, (int, float))}
+    out.update({f"base_eval_{k}": v for k, v in evaluation.get("base_metrics", {}).items() if isinstance(v, (int, float))})
+    return out
+
+
+# ---- evaluating a saved model on any dataset ----------------------------------------------------
+
+def load_model(reference: str):
+    """Model and tokenizer for a reference: a base (hub id, folder, embedded) or an adapter folder."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .catalog import resolve
+    from .providers.base import prepare_tokenizer
+
+    r = resolve(reference)
+    tok = prepare_tokenizer(AutoTokenizer.from_pretrained(r.path))
+    if r.is_adapter:
+        from peft import PeftModel
+
+        base = AutoModelForCausalLM.from_pretrained(resolve(r.base_model).path)
+        return PeftModel.from_pretrained(base, r.path), tok
+    return AutoModelForCausalLM.from_pretrained(r.path), tok
+
+
+def eval_loss(model, tokenizer, rows: list[dict], task: str, max_length: int = 512) -> float:
+    """Mean loss on the answers, computed by TRL's SFTTrainer exactly as during training."""
+    import tempfile
+
+    from trl import SFTConfig, SFTTrainer
+
+    from .data import sft_dataset
+    from .hardware import detect
+
+    ds = sft_dataset(rows, task)
+    with tempfile.TemporaryDirectory() as out:
+        args = SFTConfig(output_dir=out, per_device_eval_batch_size=4, max_length=max_length, report_to=[],
+                         use_cpu=detect().device == "cpu", bf16=False, disable_tqdm=True, completion_only_loss=True)
+        trainer = SFTTrainer(model=model, args=args, eval_dataset=ds, processing_class=tokenizer)
+        return float(trainer.evaluate()["eval_loss"])
+
+
+def evaluate_model(reference: str, dataset: str, task: str | None = None, *, max_samples: int = 50,
+                   max_new_tokens: int = 64, sandbox: bool = False, progress: Progress | None = None,
+                   model_id: str | None = None, store=None) -> dict[str, Any]:
+    """Task metrics of any model on any dataset of its task; the result is stored and returned."""
+    from . import data
+    from .errors import DataError
+    from .runs import get_store
+
+    progress = progress or (lambda f, m: None)
+    progress(0.0, "reading the dataset")
+    ds = data.load(dataset, task, sandbox=sandbox)
+    if ds.task not in GENERATIVE_TASKS:
+        raise DataError(f"Evaluate works on {', '.join(GENERATIVE_TASKS)} datasets; this one is {ds.task}.",
+                        "Preference models are evaluated at the end of their run (reward accuracy and margin).")
+    rows = ds.rows[:max_samples]
+    progress(0.05, f"loading {reference}")
+    model, tok = load_model(reference)
+    progress(0.15, "computing the loss")
+    loss = eval_loss(model, tok, rows, ds.task)
+    preds = generate(model, tok, rows, ds.task, max_new_tokens=max_new_tokens,
+                     progress=lambda f, m: progress(0.2 + 0.75 * f, m))
+    result = with_perplexity(task_metrics(ds.task, preds, rows), loss)
+    result["loss"] = loss
+    record = {"model": reference, "model_id": model_id, "dataset": dataset, "task": ds.task, "n": len(rows),
+              "metrics": result, "created": time.time(),
+              "samples": [{"prompt": prompt_messages(r, ds.task)[-1]["content"][:500],
+                           "reference": reference_answers(r, ds.task)[0], "answer": p}
+                          for r, p in list(zip(rows, preds))[:5]]}
+    (store or get_store()).add_evaluation(record)
+    progress(1.0, "done")
+    return record
+
+
+def generation_callback(ctx, every: int):
+    """A trainer callback computing the task metrics at every ``every``-th evaluation, on the
+    first ``eval_samples`` held-out rows, and emitting them as metrics events."""
+    from transformers import TrainerCallback
+
+    rows = ctx.eval_rows[: ctx.config.eval_samples]
+
+    class GenerationEval(TrainerCallback):
+        count = 0
+
+        def on_evaluate(self, args, state, control, model=None, **kwargs):
+            self.count += 1
+            if self.count % every or not rows or ctx.task not in GENERATIVE_TASKS or model is None:
+                return
+            preds = generate(model, ctx.tokenizer, rows, ctx.task, max_new_tokens=ctx.config.eval_max_new_tokens)
+            values = {f"eval_{k}": v for k, v in task_metrics(ctx.task, preds, rows).items()}
+            ctx.emit("metrics", phase="train", step=state.global_step, epoch=round(state.epoch or 0, 4), **values)
+
+    return GenerationEval()
