@@ -37,8 +37,11 @@ def preference_dataset(rows: list[dict], task: str = "preference"):
     return datasets.Dataset.from_list(preference_records(rows, task))
 
 
-def unpaired_dataset(rows: list[dict], task: str):
-    """Unpaired feedback for KTOTrainer: feedback rows as they are, preference pairs split in two."""
+def unpaired_dataset(rows: list[dict], task: str, seed: int = 42):
+    """Unpaired feedback for KTOTrainer: feedback rows as they are, preference pairs split in two.
+
+    Split pairs are shuffled: TRL's split lists every chosen answer before every rejected one, and
+    KTO reads its data in order (its KL estimate pairs each row with its neighbour's answer)."""
     import datasets
 
     if task == "feedback":
@@ -48,7 +51,7 @@ def unpaired_dataset(rows: list[dict], task: str):
     if task == "preference":
         from trl import unpair_preference_dataset
 
-        return unpair_preference_dataset(preference_dataset(rows, task))
+        return unpair_preference_dataset(preference_dataset(rows, task)).shuffle(seed=seed).flatten_indices()
     raise ValueError(f"unpaired feedback comes from feedback or preference data, not {task}")
 
 

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import Strategy, TrainContext, TrainingStrategy
+from .dpo import DPOStrategy
+from .grpo import GRPOStrategy
+from .kto import KTOStrategy
+from .orpo import ORPOStrategy
 from .qlora import QLoRAStrategy
+from .rlhf import RLHFStrategy
 from .sft import SFTStrategy
 
 STRATEGIES: dict[str, type] = {
     "sft": SFTStrategy,
     "qlora": QLoRAStrategy,
+    "dpo": DPOStrategy,
+    "orpo": ORPOStrategy,
+    "kto": KTOStrategy,
+    "rlhf": RLHFStrategy,
+    "grpo": GRPOStrategy,
 }
 
 

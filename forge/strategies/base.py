@@ -30,6 +30,19 @@ class TrainContext:
     log: Callable[[str], None] = print
     emit: Callable[..., None] = lambda kind, **data: None  # write an event to the run's log
     extras: dict[str, Any] = field(default_factory=dict)  # artefacts a strategy leaves for the Job
+    model_path: str = ""  # the base model's local folder (for strategies that load a second model from it)
+    # Callbacks for one stage of a multi-stage run: metrics and progress tagged with ``phase``,
+    # stop requests honoured. ``callbacks`` is the same for the phase "train".
+    callbacks_for: Callable[[str], list[Any]] = lambda phase: []
+    run_dir: Path | None = None  # the run's folder, where a strategy saves extra artefacts
+    sandbox: bool = False  # paths in the config come from the page or the API: check them
+
+    def start_phase(self, name: str, index: int, total: int, message: str = "") -> list[Any]:
+        """Announce stage ``index`` (0-based) of ``total`` and return the callbacks that tag its metrics."""
+        self.emit("phase", name=name, index=index, total=total)
+        if message:
+            self.log(message)
+        return self.callbacks_for(name)
 
 
 @runtime_checkable
@@ -57,6 +70,7 @@ class Strategy:
     description = ""
     tasks: tuple[str, ...] = ()
     metric_keys: tuple[str, ...] = ()  # extra metrics worth plotting (beyond loss and learning rate)
+    settings: tuple[str, ...] = ()  # RunConfig fields specific to this strategy (the form shows only these)
 
     def available(self, hw: Hardware) -> tuple[bool, str]:
         return True, ""
@@ -121,3 +135,28 @@ def lora_config(config: RunConfig, task_type: str = "CAUSAL_LM"):
 
     return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=config.target_modules, task_type=task_type, bias="none")
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The settings the user gave (not None): the rest keep the trainer's own defaults."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def fit_prompts(ctx: TrainContext, rows: list[dict], what: str = "training") -> list[dict]:
+    """Rows whose prompt fits ``max_prompt_length`` (longer prompts keep their end), with a note in the log.
+
+    TRL's trainers no longer cut prompts on their own (they truncate prompt + answer to ``max_length``
+    from the end, which can leave no answer), so the cut happens here, on the chat messages.
+    """
+    from ..data import clip_prompts
+    from ..errors import DataError
+
+    limit = ctx.config.max_prompt_length
+    out, clipped, dropped = clip_prompts(rows, ctx.task, ctx.tokenizer, limit)
+    if clipped or dropped:
+        ctx.log(f"max_prompt_length {limit}: {clipped} {what} prompt(s) shortened (their end kept)"
+                + (f", {dropped} dropped (the chat template alone is longer)" if dropped else "") + ".")
+    if rows and not out:
+        raise DataError(f"Every {what} prompt is longer than max_prompt_length ({limit} tokens).",
+                        "Raise max_prompt_length, or leave it empty.")
+    return out

@@ -1,0 +1,47 @@
+"""DPO: TRL's DPOTrainer on preference pairs (prompt, chosen, rejected).
+
+With LoRA the reference model is the base model with the adapter switched off: TRL does this
+when no ``ref_model`` is given and the model is a PEFT model, so no second copy is loaded.
+With full fine-tuning (``lora_r: 0``) TRL loads a frozen copy of the base as the reference.
+"""
+
+from __future__ import annotations
+
+from ..data import preference_dataset
+from .base import Strategy, TrainContext, fit_prompts, given, lora_config, training_kwargs
+
+
+class DPOStrategy(Strategy):
+    name = "dpo"
+    label = "DPO (direct preference optimisation)"
+    description = ("Learns from pairs of a better and a worse answer: raises the better one's likelihood "
+                   "relative to the base model. No reward model, no sampling.")
+    tasks = ("preference",)
+    metric_keys = ("rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
+    settings = ("beta", "loss_type", "max_prompt_length")
+
+    def dpo_config(self, ctx: TrainContext, n_examples: int):
+        from trl import DPOConfig
+
+        c = ctx.config
+        return DPOConfig(
+            **training_kwargs(c, ctx.output_dir, n_examples=n_examples, has_eval=bool(ctx.eval_rows), hw=ctx.hardware),
+            max_length=c.max_seq_length,
+            **given(beta=c.beta, loss_type=[c.loss_type] if c.loss_type else None),
+        )
+
+    def build_trainer(self, ctx: TrainContext, ref_model=None):
+        from trl import DPOTrainer
+
+        train = preference_dataset(fit_prompts(ctx, ctx.train_rows))
+        evals = preference_dataset(fit_prompts(ctx, ctx.eval_rows, "evaluation")) if ctx.eval_rows else None
+        return DPOTrainer(
+            model=ctx.model,
+            ref_model=ref_model,  # None: the adapter-disabled base (LoRA) or a copy TRL loads (full)
+            args=self.dpo_config(ctx, len(train)),
+            train_dataset=train,
+            eval_dataset=evals,
+            processing_class=ctx.tokenizer,
+            peft_config=None if ctx.peft_applied else lora_config(ctx.config),
+            callbacks=ctx.callbacks,
+        )

@@ -1,0 +1,62 @@
+"""KTO: TRL's KTOTrainer on unpaired feedback (prompt, completion, label true/false), or on
+preference pairs split into one good and one bad example each.
+
+Like DPO, the reference is the base with the LoRA adapter switched off. KTO estimates a KL term
+from mismatched pairs inside each batch, so the batch size must be at least 2.
+"""
+
+from __future__ import annotations
+
+from ..config import RunConfig
+from ..data import unpaired_dataset
+from ..errors import ConfigError
+from .base import Strategy, TrainContext, fit_prompts, given, lora_config, training_kwargs
+
+
+class KTOStrategy(Strategy):
+    name = "kto"
+    label = "KTO (learning from thumbs up / thumbs down)"
+    description = ("Learns from answers marked good or bad, one at a time: no pairs needed. Preference "
+                   "pairs are split into a good and a bad example.")
+    tasks = ("feedback", "preference")
+    metric_keys = ("rewards/margins", "rewards/chosen", "rewards/rejected", "kl")
+    settings = ("beta", "loss_type", "desirable_weight", "undesirable_weight", "max_prompt_length")
+
+    def prepare_config(self, config: RunConfig) -> RunConfig:
+        bs = config.per_device_train_batch_size
+        if bs is None or bs >= 2:
+            return config
+        if "per_device_train_batch_size" in config.model_fields_set:
+            raise ConfigError("per_device_train_batch_size: KTO needs at least 2 examples per batch (allowed: >= 2).",
+                              "Set per_device_train_batch_size to 2 or more; lower max_seq_length to save memory.")
+        out = RunConfig(**{**config.model_dump(), "per_device_train_batch_size": 2})
+        object.__setattr__(out, "__pydantic_fields_set__", set(config.model_fields_set))
+        return out
+
+    def build_trainer(self, ctx: TrainContext):
+        from trl import KTOConfig, KTOTrainer
+
+        c = ctx.config
+        train = unpaired_dataset(fit_prompts(ctx, ctx.train_rows), ctx.task, seed=c.seed)
+        evals = (unpaired_dataset(fit_prompts(ctx, ctx.eval_rows, "evaluation"), ctx.task, seed=c.seed)
+                 if ctx.eval_rows else None)
+        labels = train["label"]
+        if all(labels) or not any(labels):
+            ctx.log("Every training example carries the same label: KTO learns best from both good and bad ones.")
+        args = KTOConfig(
+            **training_kwargs(c, ctx.output_dir, n_examples=len(train), has_eval=evals is not None, hw=ctx.hardware),
+            max_length=c.max_seq_length,
+            desirable_weight=c.desirable_weight,
+            undesirable_weight=c.undesirable_weight,
+            **given(beta=c.beta, loss_type=c.loss_type),
+        )
+        return KTOTrainer(
+            model=ctx.model,
+            args=args,
+            train_dataset=train,
+            eval_dataset=evals,
+            processing_class=ctx.tokenizer,
+            peft_config=None if ctx.peft_applied else lora_config(c),
+            callbacks=ctx.callbacks,
+        )
+
