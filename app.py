@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> None:
             share = False
 
     from forge.ui import build_app, launch_kwargs
+    from forge.ui.hub import SHARE_ENV, SHARE_WARNING
 
+    unprotected = args.share and not auth and not os.environ.get("SPACE_ID")
+    os.environ[SHARE_ENV] = "1" if unprotected else "0"  # the page shows the same warning
     demo = build_app()
     demo.launch(server_name=args.host, server_port=args.port, share=share, auth=auth, root_path=args.root_path,
                 prevent_thread_lock=True, quiet=True, **launch_kwargs())
@@ -80,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
             reason = why_not or "the share server did not answer (see the message above)"
             print(f"* No public share link could be made: {reason}. The app is served locally only, "
                   f"at {demo.local_url}", flush=True)
+        if unprotected:
+            print(f"* WARNING: {SHARE_WARNING}", flush=True)
     try:
         demo.block_thread()
     except KeyboardInterrupt:

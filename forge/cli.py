@@ -184,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
 # Other modules add sub-commands here: name -> function(subparsers)
 EXTENSIONS: list = []
 
+from . import space  # noqa: E402,F401 — registers "space build" and "space deploy"
+
 
 def main(argv: list[str] | None = None) -> int:
     import logging

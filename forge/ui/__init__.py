@@ -65,6 +65,7 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title="ModelForge", analytics_enabled=False) as demo:
         gr.Markdown("# ModelForge\nFine-tune a language model without writing code: pick a model and a dataset, "
                     "press Start, watch the loss fall.", elem_classes="mf-title")
+        hub.share_banner()  # shared through a public link without a login: say so at the top
         run_finished = gr.Textbox(visible=False, label="run_finished")
         with gr.Tabs() as tabs:
             ctx = UIContext(demo=demo, tabs=tabs, run_finished=run_finished)
