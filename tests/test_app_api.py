@@ -85,6 +85,14 @@ def test_stop_a_run(client, tiny_config, tmp_path):
     assert client.predict(run_id, api_name="/stop")["result"].startswith("not active")
 
 
+def test_a_failed_run_ends_with_a_plain_message(client, tiny_config):
+    wait_idle()
+    final = client.predict(tiny_config(model_name="nobody/no-such-model"), None, api_name="/train")
+    assert final["status"] == "failed" and final["finished"]
+    assert "nobody/no-such-model" in final["error"] and "offline" in final["error"]
+    assert "Traceback" not in final["error"]
+
+
 def test_bad_dataset_reports_line_numbers(client, tmp_path):
     bad = tmp_path / "bad.jsonl"
     long_secret = "S" * 500
@@ -138,6 +146,8 @@ def test_paths_outside_the_sandbox_are_refused(client, tiny_config, home, tmp_pa
     model_link.symlink_to(tmp_path, target_is_directory=True)
     with pytest.raises(AppError, match="outside the folders"):
         client.predict(tiny_config(model_name=str(model_link)), None, api_name="/train")
+    with pytest.raises(AppError, match="model path '/etc' is outside"):
+        client.predict(tiny_config(reward_model="/etc"), None, api_name="/train")
     with pytest.raises(AppError, match="learning_rate"):
         client.predict(tiny_config(learning_rate=-1), None, api_name="/train")
 

@@ -59,6 +59,22 @@ def _history_frame(rows=None):
     return pd.DataFrame(views.history_rows() if rows is None else rows, columns=views.HISTORY_HEADERS)
 
 
+def _auto_widget(name: str, value: Any):
+    """A widget for a RunConfig field the tab does not lay out by hand (from its type)."""
+    spec = views.field_spec(name)
+    kw = dict(label=name, info=spec["description"] or None)
+    if spec["kind"] == "bool":
+        return gr.Checkbox(bool(value), **kw)
+    if spec["kind"] in ("int", "float"):
+        return gr.Number(value, precision=0 if spec["kind"] == "int" else None, **kw)
+    if spec["kind"] == "choice":
+        choices = ([("default", "")] if spec["optional"] else []) + list(spec["choices"])
+        return gr.Dropdown(choices, value=value if value is not None else "", **kw)
+    if spec["kind"] == "json":
+        return gr.Textbox(value if isinstance(value, str) else "", lines=2, **kw)
+    return gr.Textbox(value or "", **kw)
+
+
 def dataset_ref(source: str, sample: str | None, uploaded: dict | None, path: str | None) -> tuple[str, str | None]:
     """The dataset reference the data widgets point at, and a display name."""
     if source == "Upload":
@@ -176,6 +192,13 @@ def build(ctx) -> None:
                                                                   label="4-bit type")
                         form["bnb_4bit_compute_dtype"] = gr.Dropdown(
                             [("auto", ""), "float32", "float16", "bfloat16"], value="", label="4-bit compute dtype")
+                more = [k for k in RunConfig.model_fields if k not in form and k not in ("dataset", "run_name")]
+                if more:
+                    with gr.Accordion("More settings: evaluation, alignment and RL", open=False):
+                        for i in range(0, len(more), 2):
+                            with gr.Row():
+                                for k in more[i:i + 2]:
+                                    form[k] = _auto_widget(k, defaults.get(k))
                 form["run_name"] = gr.Textbox("", label="Run name", placeholder="generated when empty",
                                               elem_id="mf-run-name")
                 with gr.Accordion("Config file and command line", open=False):
@@ -185,6 +208,7 @@ def build(ctx) -> None:
                         save_btn = gr.DownloadButton("Save config", size="sm", elem_id="mf-save-config")
                     config_err = gr.Textbox(label="Config problem", visible=False, interactive=False,
                                             elem_classes="mf-error")
+                    extras_md = gr.Markdown("", visible=False)
                     yaml_code = gr.Code("", language="yaml", label="config.yaml", interactive=False)
                     gr.Markdown(f"The same run from a terminal: save the config, then\n\n```\n{views.CLI_COMMAND}\n```")
 
@@ -243,10 +267,12 @@ def build(ctx) -> None:
 
     names = list(form)
     comps = [form[n] for n in names]
-    data_inputs = [source, sample, uploaded, path_box]
+    # settings a loaded config (or a past run) holds that the form does not show, e.g. a DPO beta
+    extras = gr.State({})
+    data_inputs = [source, sample, uploaded, path_box, extras]
 
     def values_of(vals: tuple) -> dict[str, Any]:
-        values = dict(zip(names, vals[: len(names)]))
+        values = {**(vals[len(names) + 4] or {}), **dict(zip(names, vals[: len(names)]))}
         ref, _ = dataset_ref(*vals[len(names): len(names) + 4])
         values["dataset"] = ref
         return values
@@ -279,7 +305,7 @@ def build(ctx) -> None:
                 gr.update(value=mem, elem_classes=["mf-warning"] if warn else ["mf-warning", "mf-ok"]))
 
     gr.on([c.change for c in comps if c is not form["task"]] + [source.change, sample.change, uploaded.change,
-                                                                 ctx.demo.load],
+                                                                 extras.change, ctx.demo.load],
           on_form, comps + data_inputs, [yaml_code, save_btn, config_err, mem_md],
           trigger_mode="always_last", show_progress="hidden", api_visibility="private")
 
@@ -341,16 +367,22 @@ def build(ctx) -> None:
                             api_visibility="private", show_progress="hidden")
 
     # ---- handlers: config files ---------------------------------------------------------------
-    data_outputs = [source, sample, path_box]
+    data_outputs = [source, sample, path_box, extras, extras_md]
 
     def fill_form(config: RunConfig | dict) -> list:
-        values = views.config_to_form(config, views.hardware())
+        from ..config import parse_config
+
+        cfg = parse_config(config)
+        values = views.config_to_form(cfg, views.hardware())
         ds = values.get("dataset") or ""
         if ds.startswith("sample:"):
             data_vals = ["Sample", ds, gr.skip()]
         else:
             data_vals = ["Path or Hub id", gr.skip(), ds]
-        return [values[n] if n != "model_name" else values[n] for n in names] + data_vals
+        extra = {k: v for k, v in cfg.to_dict().items() if k in cfg.user_fields() and k not in form and k != "dataset"}
+        note = ("Also set by this config (not on the form, kept as they are): "
+                + ", ".join(f"`{k}: {v}`" for k, v in extra.items())) if extra else ""
+        return [values[n] for n in names] + data_vals + [extra, gr.update(value=note, visible=bool(extra))]
 
     def on_load_config(file):
         from ..config import load_config

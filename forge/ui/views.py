@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import time
+import typing
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,11 +79,45 @@ def hardware_markdown(hw=None) -> str:
     return "  \n".join(lines)
 
 
+def field_spec(name: str) -> dict[str, Any]:
+    """How the form shows a RunConfig field: kind (bool, int, float, choice, text, json), choices,
+    whether it may be left empty, and its description."""
+    f = RunConfig.model_fields[name]
+    ann = f.annotation
+    args = [a for a in typing.get_args(ann) if a is not type(None)]
+    optional = type(None) in typing.get_args(ann)
+    core = args[0] if optional and len(args) == 1 else ann
+    spec = {"name": name, "optional": optional, "description": f.description or "", "choices": None}
+    if typing.get_origin(core) is typing.Literal:
+        spec.update(kind="choice", choices=list(typing.get_args(core)))
+    elif core is bool:
+        spec["kind"] = "bool"
+    elif core is int:
+        spec["kind"] = "int"
+    elif core is float:
+        spec["kind"] = "float"
+    elif core is str or name == "target_modules":
+        spec["kind"] = "text"
+    else:
+        spec["kind"] = "json"
+    return spec
+
+
+def form_value(name: str, value: Any) -> Any:
+    """A config value as its form widget holds it."""
+    if name == "target_modules" and isinstance(value, list):
+        return ", ".join(value)
+    if field_spec(name)["kind"] == "json":
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
 def form_defaults(hw=None) -> dict[str, Any]:
     """Every form field's starting value: RunConfig's defaults, then the hardware profile's."""
     from ..hardware import profile_defaults
 
-    values = {k: f.default for k, f in RunConfig.model_fields.items() if k in FORM_FIELDS}
+    base = RunConfig()
+    values = {k: form_value(k, getattr(base, k)) for k in RunConfig.model_fields}
     values.update(PROFILE_DEFAULTS["cpu"] if hw is None else profile_defaults(hw))
     values["task"] = AUTO_TASK
     values["run_name"] = ""
@@ -303,6 +338,14 @@ def form_to_config(values: dict[str, Any]) -> RunConfig:
         if k == "max_steps" and v in (0, -1):
             v = -1
         f = RunConfig.model_fields[k]
+        if field_spec(k)["kind"] == "json" and isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"{k}: not valid JSON ({e.msg} at column {e.colno}).",
+                                  "Write it as JSON, e.g. [] or [{\"type\": \"exact_match\"}].") from None
+            if v == getattr(RunConfig(), k):
+                continue
         if isinstance(v, float) and v.is_integer() and "int" in str(f.annotation) and "float" not in str(f.annotation):
             v = int(v)
         data[k] = v
@@ -313,22 +356,31 @@ def config_to_form(config: RunConfig | dict[str, Any], hw=None) -> dict[str, Any
     """A config → form values; settings the config leaves to the profile show the profile's value."""
     cfg = parse_config(config) if isinstance(config, dict) else config
     values = form_defaults(hw)
-    for k in FORM_FIELDS:
+    for k in RunConfig.model_fields:
         v = getattr(cfg, k)
         if v is None:
             continue
-        values[k] = ", ".join(v) if k == "target_modules" and isinstance(v, list) else v
+        values[k] = form_value(k, v)
     values["task"] = cfg.task or AUTO_TASK
     values["run_name"] = cfg.run_name or ""
     return values
 
 
 def config_yaml(values: dict[str, Any]) -> tuple[str, str | None]:
-    """The YAML of the form's config, and the error when the form does not make a valid config."""
+    """The YAML of the form's config, and the error when the form does not make a valid config.
+    A model named by its folder in models/ is written as that folder's path, so the file also
+    works with the CLI."""
     try:
-        return form_to_config(values).to_yaml(), None
+        cfg = form_to_config(values)
     except ForgeError as e:
         return "", str(e)
+    try:
+        model = check_model_ref(cfg.model_name)
+        if model != cfg.model_name:
+            cfg.model_name = model
+    except ForgeError:
+        pass  # refused when the run is started; the file keeps what the form says
+    return cfg.to_yaml(), None
 
 
 def write_config_file(yaml_text: str) -> Path:
@@ -349,9 +401,17 @@ def prepare_submission(config: RunConfig | dict[str, Any]) -> RunConfig:
     cfg = parse_config(config)
     model = check_model_ref(cfg.model_name)
     dataset = check_dataset_ref(cfg.dataset)
-    if model != cfg.model_name or dataset != cfg.dataset:
+    reward = getattr(cfg, "reward_model", None)
+    if reward:
+        from ..runs import get_store
+
+        if get_store().get_run(reward) is None:  # a run id names a reward model the server trained
+            reward = check_model_ref(reward)
+    if model != cfg.model_name or dataset != cfg.dataset or reward != getattr(cfg, "reward_model", None):
         data = cfg.model_dump()
         data.update(model_name=model, dataset=dataset)
+        if reward:
+            data["reward_model"] = reward
         out = RunConfig(**data)
         object.__setattr__(out, "__pydantic_fields_set__", set(cfg.model_fields_set))
         cfg = out

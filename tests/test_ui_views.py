@@ -1,0 +1,126 @@
+"""The page's plain-Python helpers (forge.ui.views): no server, no browser."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from forge.config import EMBEDDED_MODEL, parse_config
+from forge.errors import SandboxError
+from forge.training.events import EventLog
+from forge.ui import views
+
+
+def test_run_view_folds_events_into_plots_progress_and_log():
+    v = views.RunView(run_id="r1", name="demo")
+    changed = v.feed([
+        {"t": 1.0, "kind": "status", "status": "running", "message": "Run started"},
+        {"t": 1.1, "kind": "log", "level": "info", "message": "Loading model"},
+        {"t": 2.0, "kind": "metrics", "step": 1, "loss": 3.0, "learning_rate": 1e-4, "phase": "train"},
+        {"t": 2.1, "kind": "metrics", "step": 2, "loss": 2.5, "learning_rate": 2e-4, "phase": "train"},
+        {"t": 2.2, "kind": "metrics", "step": 2, "eval_loss": 2.7, "phase": "train"},
+        {"t": 2.3, "kind": "progress", "step": 2, "max_steps": 8, "epoch": 0.25, "elapsed": 4.0, "eta": 12.0,
+         "tokens_per_second": 1234.5, "phase": "train"},
+    ])
+    assert changed == {"status", "log", "plots", "progress"}
+    loss = v.loss_frame()
+    assert list(loss.columns) == ["step", "loss", "series"]
+    assert loss[loss.series == "train loss"].loss.tolist() == [3.0, 2.5]
+    assert loss[loss.series == "eval loss"].loss.tolist() == [2.7]
+    assert v.lr_frame().learning_rate.tolist() == [1e-4, 2e-4]
+    assert v.progress_text() == "Step 2 / 8 · epoch 0.25 · ETA 0:12 · 1,234 tokens/s · elapsed 0:04"
+    assert 'style="width:25.0%"' in v.progress_html()
+    assert "Loading model" in v.log_text() and "Training" in v.status_markdown()
+    assert not v.finished
+    v.feed([{"t": 3, "kind": "status", "status": "failed", "message": "Training ran out of memory."},
+            {"t": 3, "kind": "result", "status": "failed", "metrics": {}, "output_dir": None,
+             "error": "Training ran out of memory."}])
+    assert v.finished and v.error == "Training ran out of memory." and "Failed" in v.status_markdown()
+    assert "<b>" not in views.log_html(["<b>not html</b>"])
+
+
+def test_plots_stay_bounded_however_long_the_run():
+    v = views.RunView(run_id="r2")
+    v.feed([{"t": 0, "kind": "metrics", "step": i, "loss": 1 / i, "learning_rate": 0.1, "phase": "train"}
+            for i in range(1, 50_001)])
+    frame = v.loss_frame()
+    assert len(frame) <= views.MAX_PLOT_POINTS + 1 and frame.step.iloc[-1] == 50_000
+    assert len(v.lr_frame()) <= views.MAX_PLOT_POINTS + 1
+
+
+def test_follow_reads_only_new_events(home):
+    import os
+
+    from forge.runs import get_store
+    from forge.training import get_queue
+    from forge.training.job import run_dir
+
+    get_queue()  # (its first use marks runs of this process it does not know as interrupted)
+    store = get_store()
+    rec = store.create_run({"name": "follow-test", "config": {}, "status": "running", "pid": os.getpid()})
+    path = run_dir(rec["id"]) / "events.jsonl"
+    store.update_run(rec["id"], events_path=str(path))
+    log = EventLog(path)
+    log.emit("status", status="running", message="")
+
+    async def scenario():
+        seen = []
+        agen = views.follow(rec["id"], poll=0.01)
+        view, events, _ = await agen.__anext__()
+        seen.append(len(events))
+        log.emit("metrics", step=1, loss=1.0, phase="train")
+        view, events, changed = await agen.__anext__()
+        seen.append([e["kind"] for e in events])
+        assert "plots" in changed
+        offset = view.offset
+        log.emit("result", status="completed", metrics={"loss": 1.0}, output_dir=None, error=None)
+        view, events, _ = await agen.__anext__()
+        seen.append([e["kind"] for e in events])
+        assert view.finished and view.offset > offset
+        return seen
+
+    assert asyncio.run(scenario()) == [1, ["metrics"], ["result"]]
+
+
+def test_form_round_trip_and_profile_defaults():
+    values = views.form_defaults()
+    values.update(model_name=EMBEDDED_MODEL, dataset="sample:pirate_persona", max_steps=30, max_samples=None,
+                  eval_steps=None, bnb_4bit_compute_dtype="", target_modules="q_proj, v_proj", run_name="")
+    cfg = views.form_to_config(values)
+    assert cfg.max_steps == 30 and cfg.task is None and cfg.run_name is None and cfg.eval_steps is None
+    assert cfg.target_modules == ["q_proj", "v_proj"]
+    back = views.config_to_form(cfg)
+    assert back["target_modules"] == "q_proj, v_proj" and back["task"] == views.AUTO_TASK
+    # a config that leaves the batch size to the profile shows the profile's value
+    assert views.config_to_form(parse_config({"max_steps": 5}))["per_device_train_batch_size"] == 4
+    text, err = views.config_yaml({**values, "learning_rate": -1})
+    assert text == "" and "learning_rate" in err
+
+
+def test_memory_estimate_warns_when_the_run_will_not_fit():
+    text, warn = views.memory_estimate({"model_name": EMBEDDED_MODEL, "lora_r": 16, "per_device_train_batch_size": 4,
+                                        "max_seq_length": 256})
+    assert "Memory estimate" in text and not warn
+    text, warn = views.memory_estimate({"model_name": EMBEDDED_MODEL, "lora_r": 0, "per_device_train_batch_size": 512,
+                                        "max_seq_length": 8192})
+    assert warn and "Will not fit" in text
+
+
+def test_model_references_from_the_page_are_sandboxed(home, tmp_path, tiny_model):
+    assert views.check_model_ref(EMBEDDED_MODEL) == EMBEDDED_MODEL
+    assert views.check_model_ref("org/some-model") == "org/some-model"  # a Hub id
+    assert views.check_model_ref(tiny_model.name) == str(tiny_model.resolve())  # a folder of models/
+    for ref in ("/etc", "../../..", str(tmp_path), "~"):
+        with pytest.raises(SandboxError):
+            views.check_model_ref(ref)
+
+
+def test_upload_is_copied_into_the_datasets_folder(home, tmp_path):
+    src = tmp_path / "my data!.jsonl"
+    src.write_text(json.dumps({"input": "a", "output": "b"}) + "\n")
+    dest = views.save_upload(src, src.name)
+    assert dest.parent == home / "datasets" and dest.suffix == ".jsonl" and " " not in dest.name
+    with pytest.raises(Exception, match="unsupported file type"):
+        views.save_upload(src, "notes.txt")
