@@ -723,10 +723,21 @@ def find_active_run() -> str | None:
     ids = get_queue().active_ids()
     if ids:
         return ids[0]
+    now = time.monotonic()
+    cached_at, cached = _external_run
+    if now - cached_at < EXTERNAL_RUN_TTL:  # every open page asks twice a second: read the store less often
+        return cached
+    found = None
     for rec in get_store().list_runs():
         if rec.get("status") in ACTIVE and rec.get("pid") != os.getpid() and _alive(rec.get("pid")):
-            return rec["id"]
-    return None
+            found = rec["id"]
+            break
+    _external_run[:] = [now, found]
+    return found
+
+
+EXTERNAL_RUN_TTL = 3.0
+_external_run: list = [-1e9, None]
 
 
 def new_view(run_id: str) -> RunView:
