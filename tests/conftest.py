@@ -66,3 +66,19 @@ def tiny_config(tiny_model):
         return cfg
 
     return make
+
+
+@pytest.fixture(scope="session")
+def trained_adapter(tiny_model) -> dict:
+    """A LoRA adapter trained on the tiny model (12 steps), shared read-only: its model record.
+    Tests that change or delete a model work on a copy (``copy_model`` in test_models_playground)."""
+    from forge.runs import get_store
+    from forge.training import get_queue
+
+    q = get_queue()
+    rec = q.wait(q.submit(dict(model_name=str(tiny_model), dataset="sample:pirate_persona", max_steps=12,
+                               per_device_train_batch_size=2, max_seq_length=128, lora_r=8, lora_alpha=16,
+                               learning_rate=5e-3, max_samples=60, eval_split=0.1, logging_steps=1,
+                               warmup_ratio=0.0, run_name="shared-adapter"))["id"], timeout=600)
+    assert rec["status"] == "completed", rec.get("error")
+    return next(m for m in get_store().list_models() if m["run_id"] == rec["id"])
