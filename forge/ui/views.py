@@ -543,6 +543,7 @@ class RunView:
 
     run_id: str
     name: str = ""
+    what: str = ""  # "model on dataset"
     status: str = "queued"
     message: str = ""
     position: int | None = None
@@ -667,7 +668,7 @@ class RunView:
                 "interrupted": "⚠"}.get(self.status, "•")
         word = {"queued": "Queued", "running": "Training", "completed": "Completed", "failed": "Failed",
                 "stopped": "Stopped", "interrupted": "Interrupted"}.get(self.status, self.status)
-        head = f"{icon} **{word}** · run `{self.name or self.run_id}`"
+        head = f"{icon} **{word}** · run `{self.name or self.run_id}`" + (f" · {self.what}" if self.what else "")
         detail = ""
         if self.status == "queued":
             if self.position:
@@ -746,7 +747,8 @@ def new_view(run_id: str) -> RunView:
     rec = get_store().get_run(run_id)
     if rec is None:
         raise ForgeError(f"There is no run '{run_id}'.", "Pick a run from the history, or start one.")
-    return RunView(run_id=run_id, name=rec.get("name") or run_id, status=rec.get("status", "queued"))
+    what = " on ".join(x for x in (_short_model(rec.get("base_model")), _short_model(rec.get("dataset"))) if x)
+    return RunView(run_id=run_id, name=rec.get("name") or run_id, status=rec.get("status", "queued"), what=what)
 
 
 async def follow(run_id: str, *, poll: float = 0.2, heartbeat: float = 10.0,
@@ -810,6 +812,8 @@ HISTORY_HEADERS = ["Name", "Model", "Task", "Strategy", "Status", "Duration", "F
 def _short_model(ref: str | None) -> str:
     if not ref:
         return ""
+    if ref.startswith("sample:"):
+        return ref.split(":", 1)[1]
     p = Path(ref)
     return p.name if (p.is_absolute() or ref.startswith((".", "~"))) else ref
 
