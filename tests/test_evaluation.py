@@ -1,0 +1,83 @@
+"""End-of-run evaluation on the tiny model, for real: task metrics, before/after samples, bounds."""
+
+import json
+
+import pytest
+
+from forge.training import get_queue, read_all
+
+
+def run(cfg):
+    q = get_queue()
+    return q.wait(q.submit(cfg)["id"], timeout=900)
+
+
+def fast(tiny_config, **kw):
+    base = dict(max_steps=20, learning_rate=2e-2, lora_r=16, max_samples=80, eval_split=0.1,
+                eval_samples=4, eval_max_new_tokens=12, max_seq_length=256)
+    base.update(kw)
+    return tiny_config(**base)
+
+
+@pytest.mark.parametrize("dataset,keys", [
+    ("news_summaries", ("eval_rouge1", "eval_rouge2", "eval_rougeL", "eval_perplexity")),
+    ("qa_facts", ("eval_exact_match", "eval_f1", "eval_perplexity")),
+    ("pirate_persona", ("eval_rougeL", "eval_perplexity")),
+    ("chat_support", ("eval_rougeL", "eval_perplexity")),
+])
+def test_run_records_task_metrics_and_before_after(tiny_config, dataset, keys):
+    rec = run(fast(tiny_config, dataset=f"sample:{dataset}"))
+    assert rec["status"] == "completed", rec.get("error")
+    m = rec["metrics"]
+    for k in keys:
+        assert k in m and 0 <= m[k] < float("inf") or k.endswith("perplexity"), (k, m)
+        assert f"base_{k}" in m, f"base_{k}"
+    ev = rec["evaluation"]
+    assert ev["n"] == 4 and len(ev["samples"]) == 4
+    for s in ev["samples"]:
+        assert s["prompt"] and s["reference"] and s["before"] is not None
+    # the fine-tuned model answers differently from its base
+    assert [s["before"] for s in ev["samples"]] != [s["after"] for s in ev["samples"]]
+    # LoRA: the base's perplexity is measured on the same rows, and training lowered it
+    assert m["eval_perplexity"] < m["base_eval_perplexity"]
+    events = read_all(rec["events_path"])
+    assert any(e["kind"] == "evaluation" for e in events)
+    assert any(e["kind"] == "metrics" and "eval_perplexity" in e for e in events)
+
+
+def test_generation_is_bounded_by_the_sample_cap(tiny_config, home):
+    rows = [{"document": f"Report {i}: the town of Elm counted {i} birds on Monday.", "summary": f"Elm counted {i} birds."}
+            for i in range(2000)]
+    path = home / "datasets" / "big_summaries.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    rec = run(tiny_config(dataset=str(path), max_steps=2, eval_split=0.5, eval_samples=3, eval_max_new_tokens=4,
+                          eval_steps=1000, per_device_train_batch_size=2))
+    assert rec["status"] == "completed", rec.get("error")
+    assert rec["n_eval"] == 1000
+    assert rec["evaluation"]["n"] == 3 and len(rec["evaluation"]["samples"]) == 3
+
+
+def test_periodic_generation_metrics(tiny_config):
+    rec = run(fast(tiny_config, dataset="sample:news_summaries", max_steps=6, eval_steps=2, eval_generate_every=2,
+                   eval_samples=2, eval_max_new_tokens=6))
+    assert rec["status"] == "completed", rec.get("error")
+    steps = [e["step"] for e in read_all(rec["events_path"]) if e["kind"] == "metrics" and "eval_rouge1" in e]
+    assert 4 in steps  # every 2nd evaluation (steps 2, 4, 6) → step 4
+
+
+def test_evaluation_can_be_switched_off(tiny_config):
+    rec = run(tiny_config(max_steps=2, eval_samples=0))
+    assert rec["status"] == "completed" and "evaluation" not in rec
+    assert not any(k.startswith("eval_rouge") for k in rec["metrics"])
+
+
+def test_evaluate_any_model_stores_comparable_results(tiny_model):
+    from forge.evaluation import evaluate_model
+    from forge.runs import get_store
+
+    seen = []
+    r = evaluate_model(str(tiny_model), "sample:qa_facts", max_samples=3, max_new_tokens=4,
+                       progress=lambda f, m: seen.append(f))
+    assert set(r["metrics"]) >= {"exact_match", "f1", "perplexity", "loss"}
+    assert r["n"] == 3 and seen[-1] == 1.0 and seen == sorted(seen)
+    assert any(e["model"] == str(tiny_model) for e in get_store().list_evaluations("sample:qa_facts"))
