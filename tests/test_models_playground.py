@@ -99,6 +99,11 @@ def test_generation_streams_and_honours_max_new_tokens(trained_adapter):
     ids = m.tokenizer("".join(pieces), add_special_tokens=False)["input_ids"]
     assert 0 < len(ids) <= 16 + 2  # decoding and re-encoding may split a word differently
 
+    # joined pieces (what the page asks for): the first at once, then at most one update per `every`
+    joined = list(inference.stream(trained_adapter["id"], [{"role": "user", "content": "Hi"}],
+                                   {**GREEDY, "max_new_tokens": 16}, every=60, registry=reg))
+    assert joined[0] == pieces[0] and len(joined) == 2 and "".join(joined) == "".join(pieces)
+
     sampled = inference.GenerationStats()
     text = "".join(inference.stream(trained_adapter["id"], [{"role": "user", "content": "Hi"}],
                                     {"temperature": 1.0, "top_p": 0.95, "top_k": 40, "max_new_tokens": 5},

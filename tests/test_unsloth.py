@@ -1,9 +1,9 @@
 """The unsloth provider.
 
 In the main environment (no Unsloth) only the fallback, the messages and the start-up cost are
-checked. In ``.venv-unsloth`` (``.ci/unsloth.sh`` sets ``MODELFORGE_UNSLOTH_CPU=1``), a tiny
-random Llama is trained through the provider for real and its adapter is loaded back with
-plain transformers + PEFT.
+checked. In ``.venv-unsloth`` (``.ci/unsloth.sh`` sets ``MODELFORGE_UNSLOTH_CPU=1``), the tiny
+random Llama of conftest is trained through the provider for real and its adapter is loaded
+back with plain transformers + PEFT.
 """
 
 from __future__ import annotations
@@ -169,46 +169,13 @@ def test_unsloth_imported_late_is_reported():
 
 # ---- a real run through the provider ------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def forge_home(tmp_path_factory):
-    """One MODELFORGE_HOME for the session, so the embedded model is converted once."""
-    home = tmp_path_factory.mktemp("forge_home")
-    saved = {k: os.environ.get(k) for k in ("MODELFORGE_HOME", "HF_HUB_OFFLINE")}
-    os.environ["MODELFORGE_HOME"] = str(home)
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    yield home
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
-@pytest.fixture(scope="session")
-def tiny_llama(forge_home, tmp_path_factory) -> Path:
-    """A random 2-layer Llama (hidden 64) with the embedded SmolLM2 tokenizer."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from forge import catalog
-
-    tok = AutoTokenizer.from_pretrained(catalog.resolve("HuggingFaceTB/SmolLM2-135M-Instruct").path)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny_llama")
-    LlamaForCausalLM(cfg).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
-
-
 TEXTS = [f"Captain {n} says: arr, hoist the sails and find the treasure, matey!" for n in
          ("Jack", "Anne", "Mary", "Will", "Ben", "Grace", "Ned", "Kidd")]
 
 
 @needs_training
-def test_train_through_unsloth_and_load_back_with_huggingface(tiny_llama, tmp_path):
+def test_train_through_unsloth_and_load_back_with_huggingface(tiny_model, tmp_path):
+    """The tiny random Llama of conftest (hidden 64, 2 layers, SmolLM2 tokenizer), LoRA r=8, 20 steps."""
     import torch
     from datasets import Dataset
     from peft import PeftModel
@@ -216,8 +183,8 @@ def test_train_through_unsloth_and_load_back_with_huggingface(tiny_llama, tmp_pa
 
     from forge import catalog
 
-    resolved = catalog.resolve(str(tiny_llama))
-    config = RunConfig(model_name=str(tiny_llama), lora_r=8, lora_alpha=16, lora_dropout=0.0,
+    resolved = catalog.resolve(str(tiny_model))
+    config = RunConfig(model_name=str(tiny_model), lora_r=8, lora_alpha=16, lora_dropout=0.0,
                        max_seq_length=64, bf16=False, fp16=False, gradient_checkpointing=False, seed=0)
     provider, why = choose_provider(config, resolved)
     assert provider.name == "unsloth", why
@@ -256,4 +223,5 @@ def test_train_through_unsloth_and_load_back_with_huggingface(tiny_llama, tmp_pa
     with torch.no_grad():
         adapted = reloaded(**probe).logits.float()
     assert not torch.allclose(adapted, base_logits, atol=1e-3)
-    assert torch.allclose(adapted, trained, atol=1e-3), (adapted - trained).abs().max()
+    # Same weights, so the same logits (looser on a GPU, where Unsloth's kernels computed them).
+    assert torch.allclose(adapted, trained, atol=5e-2 if _cuda() else 1e-3), (adapted - trained).abs().max()
