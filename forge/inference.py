@@ -679,8 +679,9 @@ def _batch(m: InferenceModel, conversations: list[list[dict[str, str]]], max_new
 
 
 def _stream_requests(requests: list[_Request], settings: GenerationSettings, stop: threading.Event | None,
-                     stats: GenerationStats) -> Iterator[tuple[int, str]]:
-    """Run every request in its own thread; yield ``(row, text piece)`` as they come."""
+                     stats: GenerationStats, every: float = 0.0) -> Iterator[tuple[int, str]]:
+    """Run every request in its own thread; yield ``(row, text piece)`` as they come. ``every`` > 0:
+    pieces arriving within that many seconds of the last yield are joined (the first never waits)."""
     import torch
     from transformers import StoppingCriteriaList
 
@@ -698,6 +699,9 @@ def _stream_requests(requests: list[_Request], settings: GenerationSettings, sto
         streamer = SplitStreamer(rows, m.eos_ids(), stats, offset)
         kwargs = dict(**enc, streamer=streamer, stopping_criteria=StoppingCriteriaList([EventStop(stop, halt)]),
                       pad_token_id=m.tokenizer.pad_token_id, **settings.generate_kwargs())
+        limit = getattr(m.model.config, "max_position_embeddings", None)
+        if limit:  # never past the model's context
+            kwargs["max_new_tokens"] = max(1, min(settings.max_new_tokens, limit - enc["input_ids"].shape[1]))
         if req.adapter_names:
             kwargs["adapter_names"] = req.adapter_names
 
@@ -721,16 +725,23 @@ def _stream_requests(requests: list[_Request], settings: GenerationSettings, sto
 
         threads.append(threading.Thread(target=work, name="forge-generate", daemon=True))
         offset += req.rows
-    ended = 0
+    ended, pending, last = 0, {}, 0.0
     try:
         for t in threads:
             t.start()
         while ended < total:
-            row, text, end = out.get()
+            wait = None if not pending else max(0.0, last + every - time.monotonic())
+            try:
+                row, text, end = out.get(timeout=wait)
+            except queue.Empty:
+                row, text, end = None, "", False
             if text:
-                yield row, text
-            if end:
-                ended += 1
+                pending[row] = pending.get(row, "") + text
+            ended += bool(end)
+            if pending and (every <= 0 or time.monotonic() - last >= every or ended >= total):
+                for r, piece in pending.items():
+                    yield r, piece
+                pending, last = {}, time.monotonic()
         for t in threads:  # every row has ended: the threads are returning
             t.join()
     finally:
@@ -753,15 +764,17 @@ def _settings(settings: GenerationSettings | dict | None) -> GenerationSettings:
 
 def stream(ref: str | ModelSpec, messages: list[dict[str, str]], settings: GenerationSettings | dict | None = None,
            *, stop: threading.Event | None = None, sandbox: bool = False, progress: Progress | None = None,
-           stats: GenerationStats | None = None, registry: ModelRegistry | None = None) -> Iterator[str]:
-    """Stream the answer to ``messages`` (a system prompt in ``settings`` is put first), piece by piece."""
+           stats: GenerationStats | None = None, registry: ModelRegistry | None = None,
+           every: float = 0.0) -> Iterator[str]:
+    """Stream the answer to ``messages`` (a system prompt in ``settings`` is put first), piece by piece.
+    ``every``: join the pieces that arrive within that many seconds (a page needs no more than ~20 updates a second)."""
     settings = _settings(settings)
     spec = ref if isinstance(ref, ModelSpec) else resolve_spec(ref, sandbox=sandbox)
     messages = _with_system(normalize_messages(messages), settings.system_prompt)
     stats = stats if stats is not None else GenerationStats()
     with (registry or get_registry()).use(spec, progress) as m:
         stats.started = time.perf_counter()
-        for _row, text in _stream_requests([_Request(m, [messages])], settings, stop, stats):
+        for _row, text in _stream_requests([_Request(m, [messages])], settings, stop, stats, every):
             yield text
 
 
@@ -783,8 +796,8 @@ def base_spec_of(spec: ModelSpec) -> ModelSpec:
 def stream_compare(ref: str | ModelSpec, messages: list[dict[str, str]],
                    settings: GenerationSettings | dict | None = None, *, base_messages: list[dict] | None = None,
                    stop: threading.Event | None = None, sandbox: bool = False, progress: Progress | None = None,
-                   stats: GenerationStats | None = None,
-                   registry: ModelRegistry | None = None) -> Iterator[tuple[int, str]]:
+                   stats: GenerationStats | None = None, registry: ModelRegistry | None = None,
+                   every: float = 0.0) -> Iterator[tuple[int, str]]:
     """Stream the fine-tuned model's answer (row 0) and its base model's (row 1) side by side.
 
     ``base_messages`` is the base model's own conversation (default: ``messages``). An adapter
@@ -803,11 +816,12 @@ def stream_compare(ref: str | ModelSpec, messages: list[dict[str, str]],
         if m.has_adapter:
             stats.started = time.perf_counter()
             yield from _stream_requests([_Request(m, [messages, base_messages], ["default", BASE_ADAPTER])],
-                                        settings, stop, stats)
+                                        settings, stop, stats, every)
             return
         with reg.use(base, progress) as b:
             stats.started = time.perf_counter()
-            yield from _stream_requests([_Request(m, [messages]), _Request(b, [base_messages])], settings, stop, stats)
+            yield from _stream_requests([_Request(m, [messages]), _Request(b, [base_messages])], settings, stop, stats,
+                                        every)
 
 
 def _with_system(messages: list[dict[str, str]], system: str) -> list[dict[str, str]]:

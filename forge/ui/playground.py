@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 MODE_CHOICES = [("Chat", "chat"), ("Summarization: document → summary", "summarization"),
                 ("Extractive QA: context + question → answer", "extractive-qa")]
+UPDATE_EVERY = 0.1  # seconds: the chat is redrawn at most 10 times a second, however fast the tokens come
+API_UPDATE_EVERY = 0.05  # seconds: /generate and /compare send at most 20 updates a second (the first at once)
 SETTING_NAMES = ("system_prompt", "temperature", "top_p", "top_k", "max_new_tokens", "repetition_penalty")
 API = {
     "generate": "Stream a model's answer. model: a fine-tuned model's id (see /models), the embedded default, a "
@@ -274,9 +276,11 @@ def build(ctx) -> None:
 
             stats = inference.GenerationStats()
             if cmp:
-                pieces = inference.stream_compare(spec, msgs, settings, base_messages=base_msgs, stop=stop, stats=stats)
+                pieces = inference.stream_compare(spec, msgs, settings, base_messages=base_msgs, stop=stop, stats=stats,
+                                                  every=UPDATE_EVERY)
             else:
-                pieces = ((0, t) for t in inference.stream(spec, msgs, settings, stop=stop, stats=stats))
+                pieces = ((0, t) for t in inference.stream(spec, msgs, settings, stop=stop, stats=stats,
+                                                           every=UPDATE_EVERY))
             yield frame("Answering…", first=True)
             for row, text in pieces:
                 answers[row] += text
@@ -318,7 +322,7 @@ def build(ctx) -> None:
 
         try:
             msgs = api_messages(model, prompt, messages, mode, document, context, question)
-            pieces = inference.stream(model, msgs, settings, sandbox=True)
+            pieces = inference.stream(model, msgs, settings, sandbox=True, every=API_UPDATE_EVERY)
             text = ""
             for piece in pieces:
                 text += piece
@@ -337,7 +341,7 @@ def build(ctx) -> None:
             msgs = api_messages(model, prompt, messages, mode, document, context, question)
             out = {"fine_tuned": "", "base": ""}
             yielded = False
-            for row, piece in inference.stream_compare(model, msgs, settings, sandbox=True):
+            for row, piece in inference.stream_compare(model, msgs, settings, sandbox=True, every=API_UPDATE_EVERY):
                 out["fine_tuned" if row == 0 else "base"] += piece
                 yielded = True
                 yield dict(out)
