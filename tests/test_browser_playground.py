@@ -95,6 +95,8 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
         growing = sorted({n for n in lens[sel] if n > 0})
         assert len(growing) >= 3, (sel, growing[:20])  # the answer appeared piece by piece
     assert "Where is the treasure buried?" in text_of(page, "#mf-pg-chat")
+    assert page.locator("#mf-pg-chat [data-testid=bot]").count() == 1
+    assert page.locator("#mf-pg-base-chat [data-testid=bot]").count() == 1
     assert "200 / 200 tokens" in text_of(page, "#mf-pg-status") or "tokens" in text_of(page, "#mf-pg-status")
     assert "Loaded on CPU" in text_of(page, "#mf-pg-info")
 
@@ -109,6 +111,8 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
     wait_text(page, "#mf-pg-status", "Stopped", timeout=15_000)
     tokens = int(text_of(page, "#mf-pg-status").split("Stopped.")[1].split("/")[0].strip().split()[0])
     assert tokens < 1000
+    assert page.locator("#mf-pg-chat [data-testid=user]").count() == 2  # the conversation goes on
+    assert page.locator("#mf-pg-chat [data-testid=bot]").count() == 2
 
     # merge on the Models tab, then download the merged model as a .zip
     page.get_by_role("tab", name="Models").click()
@@ -126,5 +130,13 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
     assert saved.suffix == ".zip"
     with zipfile.ZipFile(saved) as z:
         assert {"model.safetensors", "tokenizer.json", "chat_template.jinja"} <= set(z.namelist())
+
+    # delete the merged model, after confirming
+    page.click("#mf-model-delete")
+    wait_text(page, "#mf-model-confirm", "cannot be undone")
+    page.click("#mf-model-confirm-yes")
+    page.wait_for_function("([s, n]) => !(document.querySelector(s)?.innerText || '').includes(n)",
+                           arg=["#mf-models", f"{RUN_NAME} (merged)"], timeout=30_000)
+    assert RUN_NAME in text_of(page, "#mf-models")  # the adapter stays
     assert not errors, errors
     page.close()

@@ -258,9 +258,10 @@ def build(ctx) -> None:
     detail_outputs = [selected, detail_col, name_box, confirm_box, action_md, download] + panel_outputs
 
     def show(model_id: str | None, message: str = "") -> list[Any]:
-        if not model_id:
-            return [None, gr.update(visible=False), "", gr.update(visible=False), "", gr.update(visible=False)] + \
-                fill_panels(None)
+        if not model_id:  # hide the detail, keeping it on the page: a plot taken off the page while its
+            # resize handler runs raises in the browser; the panels are refilled at the next selection
+            return [None, gr.update(visible="hidden"), "", gr.update(visible=False), "", gr.update(visible=False)] + \
+                [skip()] * len(panel_outputs)
         try:
             d = model_detail(model_id)
         except Exception as e:

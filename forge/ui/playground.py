@@ -79,12 +79,39 @@ def describe(ref: str) -> dict[str, Any]:
     return {"spec": spec, "loaded": loaded.info() if loaded else None}
 
 
+def not_fetched_yet(ref: str) -> str | None:
+    """A note for a base model that would have to be downloaded (or converted) just to describe it:
+    that happens when it is loaded, with progress, not when it is picked."""
+    from .. import catalog
+    from ..runs import get_store
+    from ..settings import get_settings
+
+    ref = ref.strip()
+    if get_store().get_model(ref) is not None:
+        return None
+    if catalog.is_embedded(ref):
+        converted = get_settings().cache_dir / "embedded" / "SmolLM2-135M-Instruct" / "model.safetensors"
+        if converted.is_file() or catalog._hub_cached(EMBEDDED_MODEL):
+            return None
+        return (f"**{EMBEDDED_MODEL}** · base model (embedded default)  \nPrepared on first use (about 20 s), "
+                "then it stays loaded: send a message or press Load.")
+    if "/" in ref and not Path(ref).expanduser().exists() and catalog.HUB_ID.match(ref) and not ref.startswith("."):
+        if catalog._hub_cached(ref):
+            return None
+        return (f"**{html.escape(ref)}** · base model from the Hugging Face Hub  \nDownloaded when it is loaded: "
+                "send a message or press Load.")
+    return None
+
+
 def info_markdown(ref: str) -> tuple[str, str, bool]:
     """(markdown about the model, the mode that fits it, whether Compare applies)."""
     from .. import inference
 
     if not (ref or "").strip():
         return "Pick a model.", "chat", False
+    pending = not_fetched_yet(ref)
+    if pending:
+        return pending, "chat", False
     try:
         d = describe(ref)
     except Exception as e:
@@ -207,8 +234,9 @@ def build(ctx) -> None:
 
     mode.change(on_mode, mode, [message, document, qa_row, chat, base_chat, conv, base_conv],
                 api_visibility="private", show_progress="hidden")
-    compare.change(lambda c: gr.update(visible=bool(c)), compare, base_chat, api_visibility="private",
-                   show_progress="hidden")
+    # the base model's side starts from the conversation so far whenever Compare is switched
+    compare.change(lambda c, history: (gr.update(visible=bool(c), value=list(history or [])), list(history or [])),
+                   [compare, conv], [base_chat, base_conv], api_visibility="private", show_progress="hidden")
 
     def on_load(ref, progress=gr.Progress()):
         from .. import inference
@@ -288,10 +316,9 @@ def build(ctx) -> None:
             s = stats.to_dict()
             done = "■ Stopped." if s["stopped"] else "✓ Done."
             tps = f" · {s['tokens_per_second']:.1f} tokens/s" if s.get("tokens_per_second") else ""
-            history = history + [{"role": "assistant", "content": answers[0]}]
-            base_history = base_history + [{"role": "assistant", "content": answers[1]}]
             out = frame(f"{done} {' / '.join(str(t) for t in s['tokens'])} tokens{tps}")
-            out[2], out[3] = history, base_history
+            out[2] = history + [{"role": "assistant", "content": answers[0]}]
+            out[3] = base_history + [{"role": "assistant", "content": answers[1]}] if cmp else out[2]
             yield out
         except Exception as e:
             yield [skip()] * 6 + ["⚠ " + _friendly(e)]
