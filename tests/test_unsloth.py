@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-import forge  # first: imports Unsloth before transformers/TRL/PEFT when it will be used
+import forge  # noqa: F401  (first: imports Unsloth before transformers/TRL/PEFT when it will be used)
 from forge.catalog import ResolvedModel
 from forge.config import RunConfig
 from forge.errors import UnavailableError

@@ -7,8 +7,10 @@ from ..config import RunConfig
 from ..errors import ConfigError, UnavailableError
 from .base import LoadedModel, ModelProvider
 from .huggingface import HuggingFaceProvider
+from .unsloth import UnslothProvider
 
 PROVIDERS: dict[str, type] = {
+    "unsloth": UnslothProvider,
     "huggingface": HuggingFaceProvider,
 }
 
