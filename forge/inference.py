@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .config import EMBEDDED_MODEL
-from .errors import BusyError, ConfigError, ForgeError, ModelNotFoundError
+from .errors import ConfigError, ForgeError, ModelNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -348,12 +348,13 @@ def _quantization(spec: ModelSpec, device: str):
     from .providers.huggingface import quantization_config
 
     try:
-        cfg = parse_config({k: v for k, v in _run_config(spec.path).items()})
+        cfg = parse_config(_run_config(spec.path))
     except Exception:
         return None, "The adapter's run_config.yaml is unreadable: the base is loaded in full precision."
     q = quantization_config(cfg)
-    return q, ("Base loaded in 4-bit, as in training." if cfg.use_4bit else "Base loaded in 8-bit, as in training.") \
-        if q is not None else None
+    if q is None:
+        return None, None
+    return q, f"Base loaded in {'4' if cfg.use_4bit else '8'}-bit, as in training."
 
 
 def load_model(spec: ModelSpec, progress: Progress | None = None) -> InferenceModel:
@@ -725,19 +726,28 @@ def _stream_requests(requests: list[_Request], settings: GenerationSettings, sto
 
         threads.append(threading.Thread(target=work, name="forge-generate", daemon=True))
         offset += req.rows
+    def take(block: bool) -> list[tuple[int, str, bool]]:
+        items = [out.get()] if block else []
+        while True:
+            try:
+                items.append(out.get_nowait())
+            except queue.Empty:
+                return items
+
     ended, pending, last = 0, {}, 0.0
     try:
         for t in threads:
             t.start()
         while ended < total:
-            wait = None if not pending else max(0.0, last + every - time.monotonic())
-            try:
-                row, text, end = out.get(timeout=wait)
-            except queue.Empty:
-                row, text, end = None, "", False
-            if text:
-                pending[row] = pending.get(row, "") + text
-            ended += bool(end)
+            if pending:  # (every > 0) sleep until the next update is due, rather than wake at every token
+                time.sleep(max(0.0, last + every - time.monotonic()))
+                items = take(False)
+            else:
+                items = [out.get()] if every <= 0 else take(True)
+            for row, text, end in items:
+                if text:
+                    pending[row] = pending.get(row, "") + text
+                ended += bool(end)
             if pending and (every <= 0 or time.monotonic() - last >= every or ended >= total):
                 for r, piece in pending.items():
                     yield r, piece

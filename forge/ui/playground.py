@@ -36,7 +36,8 @@ API = {
                 "{role, content} (the conversation so far, ending with the user's turn). settings: {system_prompt, "
                 "temperature (0 = greedy), top_p, top_k, max_new_tokens, repetition_penalty}. mode: chat, "
                 "summarization (document) or extractive-qa (context, question), formatted as in training. Streams "
-                "the answer so far, as text.",
+                "the answer so far, as text (at most 20 updates a second). Cancelling the request stops the "
+                "generation at once.",
     "compare": "The same as /generate, answered by the fine-tuned model and by its base model side by side. "
                "Streams {fine_tuned, base}.",
     "load_model": "Load a model into memory (it stays loaded between requests); returns what is loaded.",
