@@ -692,6 +692,7 @@ def _stream_requests(requests: list[_Request], settings: GenerationSettings, sto
     errors: list[BaseException] = []
     total = sum(r.rows for r in requests)
     stats.tokens = [0] * total
+    finished, count_lock, running = threading.Event(), threading.Lock(), [len(requests)]  # set when all threads end
     threads, offset = [], 0
     for req in requests:
         m = req.model
@@ -723,6 +724,10 @@ def _stream_requests(requests: list[_Request], settings: GenerationSettings, sto
                 log.exception("generation failed")
             finally:
                 streamer.end()
+                with count_lock:
+                    running[0] -= 1
+                    if running[0] == 0:
+                        finished.set()
 
         threads.append(threading.Thread(target=work, name="forge-generate", daemon=True))
         offset += req.rows
@@ -739,8 +744,8 @@ def _stream_requests(requests: list[_Request], settings: GenerationSettings, sto
         for t in threads:
             t.start()
         while ended < total:
-            if pending:  # (every > 0) sleep until the next update is due, rather than wake at every token
-                time.sleep(max(0.0, last + every - time.monotonic()))
+            if pending:  # (every > 0) wait until the next update is due or generation ends, not at every token
+                finished.wait(max(0.0, last + every - time.monotonic()))
                 items = take(False)
             else:
                 items = [out.get()] if every <= 0 else take(True)
