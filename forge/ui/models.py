@@ -19,7 +19,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import gradio as gr
