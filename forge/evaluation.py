@@ -112,21 +112,13 @@ def flat(evaluation: dict[str, Any]) -> dict[str, float]:
 
 # ---- evaluating a saved model on any dataset ----------------------------------------------------
 
-def load_model(reference: str):
-    """Model and tokenizer for a reference: a base (hub id, folder, embedded) or an adapter folder."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_model(reference: str, *, sandbox: bool = False):
+    """Model and tokenizer for a reference: a fine-tuned model's id, a base (hub id, folder,
+    embedded) or an adapter folder; loaded by the Playground's loader (``forge.inference``)."""
+    from . import inference
 
-    from .catalog import resolve
-    from .providers.base import prepare_tokenizer
-
-    r = resolve(reference)
-    tok = prepare_tokenizer(AutoTokenizer.from_pretrained(r.path))
-    if r.is_adapter:
-        from peft import PeftModel
-
-        base = AutoModelForCausalLM.from_pretrained(resolve(r.base_model).path)
-        return PeftModel.from_pretrained(base, r.path), tok
-    return AutoModelForCausalLM.from_pretrained(r.path), tok
+    m = inference.load_model(inference.resolve_spec(reference, sandbox=sandbox))
+    return m.model, m.tokenizer
 
 
 def eval_loss(model, tokenizer, rows: list[dict], task: str, max_length: int = 512) -> float:
@@ -142,7 +134,8 @@ def eval_loss(model, tokenizer, rows: list[dict], task: str, max_length: int = 5
     with tempfile.TemporaryDirectory() as out:
         args = SFTConfig(output_dir=out, per_device_eval_batch_size=4, max_length=max_length, report_to=[],
                          use_cpu=detect().device == "cpu", bf16=False, disable_tqdm=True, completion_only_loss=True)
-        trainer = SFTTrainer(model=model, args=args, eval_dataset=ds, processing_class=tokenizer)
+        # TRL requires a train_dataset even to evaluate; nothing is trained
+        trainer = SFTTrainer(model=model, args=args, train_dataset=ds, eval_dataset=ds, processing_class=tokenizer)
         return float(trainer.evaluate()["eval_loss"])
 
 
@@ -155,22 +148,29 @@ def evaluate_model(reference: str, dataset: str, task: str | None = None, *, max
     from .runs import get_store
 
     progress = progress or (lambda f, m: None)
+    t0 = time.time()
+    max_samples = max(1, int(max_samples or 1))
     progress(0.0, "reading the dataset")
     ds = data.load(dataset, task, sandbox=sandbox)
     if ds.task not in GENERATIVE_TASKS:
         raise DataError(f"Evaluate works on {', '.join(GENERATIVE_TASKS)} datasets; this one is {ds.task}.",
                         "Preference models are evaluated at the end of their run (reward accuracy and margin).")
     rows = ds.rows[:max_samples]
-    progress(0.05, f"loading {reference}")
-    model, tok = load_model(reference)
+    from . import inference
+
+    spec = inference.resolve_spec(reference, sandbox=sandbox)
+    progress(0.05, f"loading {spec.label}")
+    loaded = inference.load_model(spec)
+    model, tok = loaded.model, loaded.tokenizer
     progress(0.15, "computing the loss")
     loss = eval_loss(model, tok, rows, ds.task)
     preds = generate(model, tok, rows, ds.task, max_new_tokens=max_new_tokens,
                      progress=lambda f, m: progress(0.2 + 0.75 * f, m))
     result = with_perplexity(task_metrics(ds.task, preds, rows), loss)
     result["loss"] = loss
-    record = {"model": reference, "model_id": model_id, "dataset": dataset, "task": ds.task, "n": len(rows),
-              "metrics": result, "created": time.time(),
+    record = {"model": reference, "model_id": model_id or spec.model_id, "label": spec.label, "kind": spec.kind,
+              "dataset": dataset, "task": ds.task, "n": len(rows), "max_new_tokens": max_new_tokens,
+              "metrics": result, "created": time.time(), "seconds": round(time.time() - t0, 2),
               "samples": [{"prompt": prompt_messages(r, ds.task)[-1]["content"][:500],
                            "reference": reference_answers(r, ds.task)[0], "answer": p}
                           for r, p in list(zip(rows, preds))[:5]]}

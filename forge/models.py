@@ -92,7 +92,8 @@ def get_record(model_id: str, store: RunStore | None = None) -> dict[str, Any]:
 
 
 def detail(model_id: str, store: RunStore | None = None) -> dict[str, Any]:
-    """One model: its summary, the config of the run that made it, final metrics, recorded samples."""
+    """One model: its summary, the config of the run that made it, final metrics, recorded samples,
+    and the end-of-run evaluation (``metrics``, ``base_metrics``, before/after ``samples``)."""
     store = store or get_store()
     rec = get_record(model_id, store)
     run = store.get_run(rec.get("run_id") or "") or {}
@@ -106,6 +107,7 @@ def detail(model_id: str, store: RunStore | None = None) -> dict[str, Any]:
     out.update({
         "config": config, "config_yaml": config_yaml, "metrics": run.get("metrics") or {},
         "samples": run.get("samples") or rec.get("samples") or [],
+        "evaluation": run.get("evaluation") or rec.get("evaluation") or None,
         "run": {k: run.get(k) for k in ("id", "name", "status", "dataset", "started", "finished", "provider")}
         if run else None,
         "artifacts": {k: str(v) for k, v in (rec.get("artifacts") or {}).items()},
