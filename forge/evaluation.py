@@ -174,7 +174,7 @@ def evaluate_model(reference: str, dataset: str, task: str | None = None, *, max
               "samples": [{"prompt": prompt_messages(r, ds.task)[-1]["content"][:500],
                            "reference": reference_answers(r, ds.task)[0], "answer": p}
                           for r, p in list(zip(rows, preds))[:5]]}
-    (store or get_store()).add_evaluation(record)
+    record = (store or get_store()).add_evaluation(record)
     progress(1.0, "done")
     return record
 

@@ -233,6 +233,7 @@ def build(ctx) -> None:
                                           height=260, elem_id="mf-lr-plot")
                 log_box = gr.HTML(views.log_html([]), max_height=280, autoscroll=True, container=True,
                                   show_label=False, elem_classes="mf-log", elem_id="mf-log")
+                end_md = gr.Markdown("", elem_id="mf-run-end")
             run_state = gr.State(None)
 
     # ---- 5. history ------------------------------------------------------------------------
@@ -397,7 +398,7 @@ def build(ctx) -> None:
 
     # ---- handlers: live run ---------------------------------------------------------------------
     live_outputs = [run_state, status_md, progress_html, loss_plot, lr_plot, log_box, error_box, history_df,
-                    ctx.run_finished]
+                    ctx.run_finished, end_md]
     skip = gr.skip
 
     def render(view: views.RunView, changed: set[str], *, full: bool = False) -> list:
@@ -411,7 +412,16 @@ def build(ctx) -> None:
             views.log_html(view.log) if "log" in c else skip(),
             gr.update(value=view.error or "", visible=bool(view.error)) if "status" in c else skip(),
             skip(), skip(),
+            end_markdown(view) if c & {"status", "evaluation"} else skip(),
         ]
+
+    def end_markdown(view: views.RunView) -> str:
+        """At the end of a run: its evaluation (base vs fine-tuned, a few before/after answers)
+        and where its TensorBoard logs are."""
+        parts = [views.evaluation_markdown(view.evaluation)] if view.evaluation else []
+        if view.finished:
+            parts.append(views.tensorboard_markdown(views.tensorboard_dir({"id": view.run_id})))
+        return "\n\n".join(parts)
 
     # Each open page runs one watcher (started on page load) that streams the run the page asked
     # for, else the active run, and then waits for the next one: reloading the page, or opening
@@ -431,7 +441,7 @@ def build(ctx) -> None:
                 if rid is None:
                     if not idle_shown:
                         idle_shown, last_yield = True, time.monotonic()
-                        yield [skip()] * 7 + [_history_frame(), skip()]
+                        yield [skip()] * 7 + [_history_frame(), skip(), skip()]
                     elif time.monotonic() - last_yield > IDLE_PING_S:
                         # an empty update now and then lets the server notice a closed page and
                         # end this watcher
@@ -445,16 +455,16 @@ def build(ctx) -> None:
                                                                      until=lambda: session in targets):
                         out = render(view, changed, full=first)
                         if first:
-                            out[-2] = _history_frame()
+                            out[7] = _history_frame()
                         first = False
                         yield out
                 except ForgeError as e:
-                    yield [skip()] * 6 + [gr.update(value=str(e), visible=True), skip(), skip()]
+                    yield [skip()] * 6 + [gr.update(value=str(e), visible=True), skip(), skip(), skip()]
                     await asyncio.sleep(1.0)
                     continue
                 if view is not None and view.finished:
                     last_done = rid
-                    yield [skip()] * 7 + [_history_frame(), rid]
+                    yield [skip()] * 7 + [_history_frame(), rid, skip()]
         finally:
             targets.pop(session, None)
 
@@ -508,7 +518,9 @@ def build(ctx) -> None:
         text = (f"**{d['name']}** · `{d['id']}` · {d['status']} · {views._short_model(d['model'])} · "
                 f"{d['task'] or '–'} · {d['strategy']} · {dur}  \nDataset: `{d['dataset']}`"
                 + (f"  \nSaved to `{d['output_dir']}`" if d.get("output_dir") else "")
-                + (f"\n\n```\n{d['error']}\n```" if d.get("error") else ""))
+                + (f"\n\n```\n{d['error']}\n```" if d.get("error") else "")
+                + "\n\n" + views.tensorboard_markdown(d.get("tensorboard_dir"))
+                + ("\n\n" + views.evaluation_markdown(d["evaluation"]) if d.get("evaluation") else ""))
         import yaml
 
         cfg_yaml = d["resolved_config_yaml"] or yaml.safe_dump(d["config"], sort_keys=False)

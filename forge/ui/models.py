@@ -8,8 +8,12 @@ The detail view is a list of panels, ``DETAIL_PANELS``: each is a function that 
 widgets and returns a :class:`Panel` saying how to fill them from a model's detail. Adding a
 section (an evaluation, say) is one such function and one line in that list.
 
+Below the detail, the Evaluate section runs the task metrics of any fine-tuned or base model on
+a dataset (with progress), stores the result, and shows every stored evaluation on that dataset
+in one comparison table.
+
 Every action is also an API endpoint: ``/models``, ``/model``, ``/rename_model``,
-``/delete_model``, ``/merge``, ``/export``.
+``/delete_model``, ``/merge``, ``/export``, ``/evaluate``, ``/evaluations``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import gradio as gr
@@ -40,7 +45,17 @@ API = {
              "tokenizer, chat template, generation config) as a new model; name is optional. Returns the new "
              "model's record. A QLoRA adapter is merged into the full-precision base (a note says so).",
     "export": "Zip a model's folder (adapter or merged model, by id) and download it.",
+    "evaluate": "Evaluate a model on a dataset and store the result. model: a fine-tuned model's id, the embedded "
+                "default, a Hub id or a folder in models/; dataset: sample:NAME, a file in the server's datasets "
+                "folder or a Hub dataset id; task: empty to detect it; max_samples: how many rows are answered "
+                "(default 20); max_new_tokens: the answer length (default 64). Returns the stored record: id, "
+                "model, label, kind, dataset, task, n, metrics (ROUGE-1/2/L for summarization, exact_match and f1 "
+                "for extractive-qa, rougeL for text-generation and chat; perplexity and loss for all), seconds, "
+                "and the first answers (samples).",
+    "evaluations": "Every stored evaluation on a dataset (empty: all), newest first: the records /evaluate "
+                   "returns. Several models evaluated on one dataset compare side by side.",
 }
+EVAL_SOURCES = ("Sample", "Upload", "Path or Hub id")
 HEADERS = ["Name", "Kind", "Base model", "Task", "Strategy", "Created", "Size", "Train loss", "Eval loss", "Files",
            "Id"]
 KIND_LABELS = {"adapter": "LoRA adapter", "full": "full model", "merged": "merged model"}
@@ -198,9 +213,156 @@ def config_panel(ctx, selected: gr.State) -> Panel:
     return Panel([code], fill)
 
 
+def evaluation_panel(ctx, selected: gr.State) -> Panel:
+    """The end-of-run evaluation: the task metrics of the base and the fine-tuned model, and the
+    held-out prompts answered by both, side by side."""
+    import pandas as pd
+
+    with gr.Accordion("Evaluation: base model vs fine-tuned", open=True, visible=False,
+                      elem_id="mf-model-eval") as acc:
+        head = gr.Markdown("")
+        metrics = gr.Dataframe(pd.DataFrame(columns=views.METRICS_HEADERS), interactive=False,
+                               elem_id="mf-model-eval-metrics", label="Task metrics")
+        samples = gr.Dataframe(pd.DataFrame(columns=views.BEFORE_AFTER_HEADERS), interactive=False, wrap=True,
+                               max_height=420, elem_id="mf-model-before-after", label="Before / after")
+
+    def fill(d):
+        ev = (d or {}).get("evaluation")
+        if not ev:
+            return [gr.update(visible=False), "", None, None]
+        text = (f"Measured at the end of the run on {ev.get('n')} held-out example(s) of the run's dataset; the base "
+                "model answered the same prompts. ✓ marks an improvement.")
+        return [gr.update(visible=True), text,
+                pd.DataFrame(views.evaluation_metric_rows(ev), columns=views.METRICS_HEADERS),
+                pd.DataFrame(views.before_after_rows(ev), columns=views.BEFORE_AFTER_HEADERS)]
+
+    return Panel([acc, head, metrics, samples], fill)
+
+
 # The detail view's sections below its header and actions, top to bottom. Each is called with
 # (ctx, the State holding the selected model's id) inside the detail column.
-DETAIL_PANELS: list[Callable[[Any, gr.State], Panel]] = [curves_panel, samples_panel, config_panel]
+DETAIL_PANELS: list[Callable[[Any, gr.State], Panel]] = [curves_panel, evaluation_panel, samples_panel, config_panel]
+
+
+# ---- evaluating any model on a dataset ----------------------------------------------------------
+
+def evaluation_dataset(source: str, sample: str | None, uploaded: str | None, path: str | None) -> str:
+    """The dataset reference the Evaluate section points at (sandboxed when used)."""
+    if source == "Upload":
+        return uploaded or ""
+    if source == "Path or Hub id":
+        return (path or "").strip()
+    return sample or ""
+
+
+def comparison_frame(dataset: str | None):
+    import pandas as pd
+
+    headers, rows = views.comparison_rows(views.list_evaluations(dataset) if dataset else [])
+    return pd.DataFrame(rows, columns=headers)
+
+
+def run_evaluation(model: str, dataset: str, task: str | None = None, max_samples: int = 20,
+                   max_new_tokens: int = 64, progress=None) -> dict[str, Any]:
+    """Evaluate from the page or the API: references checked against the sandbox."""
+    from ..errors import ConfigError
+    from ..evaluation import evaluate_model
+
+    model = (model or "").strip()
+    if not model:
+        raise ConfigError("No model was chosen.", "Pick a fine-tuned model or a base model to evaluate.")
+    dataset = views.check_dataset_ref(dataset)
+    task = None if task in (None, "", views.AUTO_TASK) else task
+    return evaluate_model(model, dataset, task, max_samples=int(max_samples or 20),
+                          max_new_tokens=int(max_new_tokens or 64), sandbox=True, progress=progress)
+
+
+def evaluate_section(ctx) -> None:
+    from .playground import model_choices
+
+    gr.Markdown("### Evaluate\nMeasure any fine-tuned model, or a base model, on a dataset of its task: "
+                "ROUGE for summaries, exact match and F1 for extractive QA, ROUGE-L for chat and text, "
+                "perplexity for all. Results are kept: evaluate several models on the same dataset to compare them.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=320):
+            with gr.Row():
+                model = gr.Dropdown([], value=None, allow_custom_value=True, label="Model", scale=5,
+                                    elem_id="mf-eval-model",
+                                    info="A fine-tuned model, the embedded default, a Hub id (org/name) or a folder "
+                                         "in models/.")
+                refresh_btn = gr.Button("↻", size="sm", scale=0, min_width=40, elem_id="mf-eval-refresh")
+            source = gr.Radio(list(EVAL_SOURCES), value="Sample", label="Dataset source", elem_id="mf-eval-source")
+            samples = views.sample_choices()
+            sample = gr.Dropdown(samples, value=samples[0][1] if samples else None, label="Sample dataset",
+                                 elem_id="mf-eval-sample")
+            upload = gr.File(label="Upload a dataset: JSONL, JSON, CSV or Parquet", file_types=views.DATASET_TYPES,
+                             visible=False, elem_id="mf-eval-upload")
+            uploaded = gr.State(None)
+            path_box = gr.Textbox(label="Dataset file or Hub dataset id", visible=False, elem_id="mf-eval-path",
+                                  info="A file in the server's datasets/ folder, or a Hub id like org/name.")
+            task = gr.Dropdown(views.task_choices(), value=views.AUTO_TASK, label="Task", elem_id="mf-eval-task")
+            with gr.Row():
+                max_samples = gr.Number(20, label="Max samples", precision=0, minimum=1, maximum=1000,
+                                        elem_id="mf-eval-max-samples", info="rows answered")
+                max_new = gr.Number(64, label="Max new tokens", precision=0, minimum=1, maximum=1024,
+                                    elem_id="mf-eval-max-new")
+            eval_btn = gr.Button("Evaluate", variant="primary", elem_id="mf-eval-run")
+        with gr.Column(scale=3, min_width=420):
+            status = gr.Markdown("", elem_id="mf-eval-status")
+            table = gr.Dataframe(comparison_frame(None), interactive=False, wrap=True, max_height=360,
+                                 label="Every evaluation on this dataset", elem_id="mf-eval-table")
+            with gr.Accordion("Answers of the last evaluation", open=False):
+                answers = gr.Dataframe(interactive=False, wrap=True, max_height=320, elem_id="mf-eval-answers")
+
+    def on_source(src):
+        return (gr.update(visible=src == "Sample"), gr.update(visible=src == "Upload"),
+                gr.update(visible=src == "Path or Hub id"))
+
+    source.change(on_source, source, [sample, upload, path_box], api_visibility="private", show_progress="hidden")
+
+    def on_upload(file):
+        if not file:
+            return None, ""
+        try:
+            return str(views.save_upload(file, Path(file).name)), ""
+        except Exception as e:
+            return None, "⚠ " + _friendly(e)
+
+    upload.upload(on_upload, upload, [uploaded, status], api_visibility="private")
+    upload.clear(lambda: None, None, uploaded, api_visibility="private")
+
+    data_inputs = [source, sample, uploaded, path_box]
+
+    def on_dataset(*vals):
+        return comparison_frame(evaluation_dataset(*vals))
+
+    gr.on([source.change, sample.change, uploaded.change, path_box.submit, ctx.demo.load], on_dataset, data_inputs,
+          table, api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+
+    def on_refresh():
+        return gr.update(choices=model_choices())
+
+    gr.on([refresh_btn.click, ctx.demo.load, ctx.run_finished.change], on_refresh, None, model,
+          api_visibility="private", show_progress="hidden")
+
+    def on_evaluate(model_ref, src, smp, upl, path, task_v, n, max_new_tokens, progress=gr.Progress()):
+        dataset = evaluation_dataset(src, smp, upl, path)
+        try:
+            rec = run_evaluation(model_ref, dataset, task_v, n, max_new_tokens,
+                                 progress=lambda f, m: progress(f, desc=m))
+        except Exception as e:
+            return "⚠ " + _friendly(e), skip(), skip()
+        m = ", ".join(f"{views._metric_label(k)} {v:.4f}" for k, v in rec["metrics"].items()
+                      if isinstance(v, (int, float)))
+        text = (f"✓ **{html.escape(rec.get('label') or rec['model'])}** on `{rec['dataset']}` ({rec['task']}, "
+                f"{rec['n']} examples, {rec.get('seconds', 0):.1f} s): {m}")
+        return text, comparison_frame(rec["dataset"]), samples_frame(rec.get("samples"))
+
+    skip = gr.skip
+    eval_btn.click(on_evaluate, [model] + data_inputs + [task, max_samples, max_new], [status, table, answers],
+                   api_visibility="private", show_progress_on=[status], concurrency_limit=1,
+                   concurrency_id="mf-evaluate")
+
 
 
 # ---- the tab ---------------------------------------------------------------------------------
@@ -236,6 +398,8 @@ def build(ctx) -> None:
         panels = [header] + [make(ctx, selected) for make in DETAIL_PANELS]
 
     panel_outputs = [c for p in panels for c in p.outputs]
+    with gr.Group():
+        evaluate_section(ctx)
 
     def fill_panels(d: dict[str, Any] | None) -> list[Any]:
         return [v for p in panels for v in p.fill(d)]
@@ -416,6 +580,20 @@ def build(ctx) -> None:
     gr.api(delete_api, api_name="delete_model", api_description=API["delete_model"])
     gr.api(merge_api, api_name="merge", api_description=API["merge"])
 
+    def evaluate_api(model: str, dataset: str, task: str = "", max_samples: int = 20,
+                     max_new_tokens: int = 64) -> dict:
+        try:
+            return run_evaluation(model, dataset, task or None, max_samples, max_new_tokens)
+        except Exception as e:
+            raise gr.Error(_friendly(e), print_exception=False) from None
+
+    def evaluations_api(dataset: str = "") -> list[dict]:
+        return views.list_evaluations((dataset or "").strip() or None)
+
+    gr.api(evaluate_api, api_name="evaluate", api_description=API["evaluate"], concurrency_limit=1,
+           concurrency_id="mf-evaluate")
+    gr.api(evaluations_api, api_name="evaluations", api_description=API["evaluations"], concurrency_limit=None)
+
     with gr.Row(visible=False):
         api_model = gr.Textbox(label="model_id")
         api_file = gr.File(label="archive")
@@ -433,4 +611,5 @@ def build(ctx) -> None:
                   show_progress="hidden")
 
 
-__all__ = ["API", "DETAIL_PANELS", "HEADERS", "Panel", "build", "list_models", "model_detail", "table_rows"]
+__all__ = ["API", "DETAIL_PANELS", "HEADERS", "Panel", "build", "comparison_frame", "evaluation_dataset", "list_models",
+           "model_detail", "run_evaluation", "table_rows"]

@@ -203,12 +203,22 @@ def sample_choices() -> list[tuple[str, str]]:
 
 
 def model_choices() -> list[tuple[str, str]]:
-    """The embedded default, then model folders in the home's models/ folder."""
+    """The embedded default, then model folders in the home's models/ folder, then the models
+    downloaded into the local Hub cache (by Hub id: they load from the cache, offline)."""
     out = [(f"{EMBEDDED_MODEL} (embedded default)", EMBEDDED_MODEL)]
     models = get_settings().models_dir
     for p in sorted(models.iterdir()) if models.is_dir() else []:
         if p.is_dir() and ((p / "config.json").is_file() or (p / "adapter_config.json").is_file()):
             out.append((f"{p.name} (models/)", str(p)))
+    try:
+        from ..hub import cached_models
+
+        cached = cached_models()
+    except Exception:  # an unreadable cache must not break the picker
+        cached = []
+    for m in cached:
+        if m["repo_id"] != EMBEDDED_MODEL:
+            out.append((f"{m['repo_id']} (downloaded, {m['size']})", m["repo_id"]))
     return out
 
 
@@ -554,6 +564,7 @@ class RunView:
     last_metrics: dict[str, Any] = field(default_factory=dict)
     log: collections.deque = field(default_factory=lambda: collections.deque(maxlen=LOG_LINES))
     result: dict[str, Any] | None = None
+    evaluation: dict[str, Any] | None = None
     error: str | None = None
     offset: int = 0
     last_event_t: float | None = None
@@ -590,6 +601,9 @@ class RunView:
                 self.phase = ev.get("name", self.phase)
                 self._log(ev, f"Phase {ev.get('index', '?')}/{ev.get('total', '?')}: {self.phase}")
                 changed.update({"progress", "log"})
+            elif kind == "evaluation":
+                self.evaluation = {k: v for k, v in ev.items() if k not in ("t", "kind")}
+                changed.add("evaluation")
             elif kind == "result":
                 self.result = ev
                 self.status = ev.get("status", self.status)
@@ -704,6 +718,7 @@ class RunView:
             "learning_rate": self.lr[-1][1] if self.lr else None,
             "metrics": (self.result or {}).get("metrics") or {k: v for k, v in m.items() if isinstance(v, (int, float))},
             "output_dir": (self.result or {}).get("output_dir"), "error": self.error,
+            "evaluation": self.evaluation,
             "events": list(new_events or []),
         }
 
@@ -874,6 +889,7 @@ def run_detail(run_id: str) -> dict[str, Any]:
     return {**run_summary(rec), "config": rec.get("config") or {}, "config_set": rec.get("config_set") or [],
             "resolved_config_yaml": config_path.read_text(encoding="utf-8") if config_path.is_file() else None,
             "metrics": rec.get("metrics") or {}, "history": dict(history), "provider": rec.get("provider"),
+            "evaluation": rec.get("evaluation") or view.evaluation, "tensorboard_dir": tensorboard_dir(rec),
             "log_tail": list(view.log)[-50:], "_view": view}
 
 
@@ -887,3 +903,125 @@ def reusable_config(run_id: str) -> dict[str, Any]:
     cfg = dict(rec.get("config") or {})
     keep = set(rec.get("config_set") or cfg)
     return {k: v for k, v in cfg.items() if k in keep}
+
+
+# ---- evaluation: metrics before/after, samples, comparisons ------------------------------------
+
+METRIC_LABELS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "exact_match": "Exact match",
+                 "f1": "F1", "perplexity": "Perplexity", "loss": "Loss"}
+LOWER_IS_BETTER = ("perplexity", "loss")
+METRICS_HEADERS = ["Metric", "Base model", "Fine-tuned", "Change"]
+BEFORE_AFTER_HEADERS = ["Prompt", "Reference", "Base model", "Fine-tuned"]
+
+
+def _metric_label(key: str) -> str:
+    return METRIC_LABELS.get(key, key)
+
+
+def evaluation_metric_rows(evaluation: dict[str, Any] | None) -> list[list[str]]:
+    """The task metrics of the base model and the fine-tuned model side by side, with the change
+    (marked ✓ when it is an improvement: up for scores, down for perplexity and loss)."""
+    ev = evaluation or {}
+    tuned, base = ev.get("metrics") or {}, ev.get("base_metrics") or {}
+    rows = []
+    for k in list(tuned) + [k for k in base if k not in tuned]:
+        a, b = tuned.get(k), base.get(k)
+        change = ""
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isfinite(a) and math.isfinite(b):
+            d = a - b
+            better = d < 0 if k in LOWER_IS_BETTER else d > 0
+            change = f"{d:+.4f}" + (" ✓" if better else "")
+        rows.append([_metric_label(k), _num(b), _num(a), change])
+    return rows
+
+
+def before_after_rows(evaluation: dict[str, Any] | None, limit: int | None = None,
+                      width: int | None = None) -> list[list[str]]:
+    """The held-out prompts with the reference, the base model's answer and the fine-tuned
+    model's answer (texts cut to ``width`` characters when given)."""
+    def cut(v: Any) -> str:
+        t = "" if v is None else str(v)
+        return t if width is None or len(t) <= width else t[: width - 1] + "…"
+
+    samples = (evaluation or {}).get("samples") or []
+    return [[cut(s.get("prompt")), cut(s.get("reference")),
+             cut(s.get("before")) if s.get("before") is not None else "(not measured)", cut(s.get("after"))]
+            for s in samples[:limit]]
+
+
+def _md_cell(v: Any) -> str:
+    return html.escape(str(v)).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def tensorboard_dir(rec: dict[str, Any]) -> str | None:
+    """Where a run's TensorBoard logs are (None when it wrote none)."""
+    from ..training.job import run_dir
+
+    d = Path(rec.get("run_dir") or run_dir(rec["id"])) / "checkpoints" / "runs"
+    return str(d) if d.is_dir() else None
+
+
+def tensorboard_markdown(folder: str | None) -> str:
+    if folder:
+        return f"TensorBoard logs: `{folder}` (view them with `tensorboard --logdir {folder}`)"
+    if os.environ.get("MODELFORGE_DISABLE_TENSORBOARD"):
+        return "TensorBoard logs: disabled (MODELFORGE_DISABLE_TENSORBOARD is set)"
+    return "TensorBoard logs: none written for this run"
+
+
+def evaluation_markdown(evaluation: dict[str, Any] | None, samples: int = 3, width: int = 300) -> str:
+    """The end-of-run evaluation as the Finetune tab shows it: the metrics of the base and of the
+    fine-tuned model, and the first few before/after answers."""
+    ev = evaluation or {}
+    if not ev:
+        return ""
+    n, secs = ev.get("n"), ev.get("seconds")
+    parts = [f"#### Evaluation on {n} held-out example(s)" + (f" ({secs:.1f} s)" if isinstance(secs, (int, float)) else "")]
+    rows = evaluation_metric_rows(ev)
+    if rows:
+        parts.append(_md_table(METRICS_HEADERS, rows))
+    ba = before_after_rows(ev, limit=samples, width=width)
+    if ba:
+        parts.append(f"**Before / after** (the first {len(ba)}; all of them on the Models tab)")
+        parts.append(_md_table(BEFORE_AFTER_HEADERS, ba))
+    return "\n\n".join(parts)
+
+
+def comparison_rows(evaluations: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Stored evaluations (``forge.evaluation.evaluate_model`` records) as one table: model, kind,
+    examples, then one column per metric any of them has, then when and the id."""
+    keys: list[str] = []
+    for e in evaluations:
+        for k in (e.get("metrics") or {}):
+            if k not in keys:
+                keys.append(k)
+    headers = ["Model", "Kind", "Task", "Examples"] + [_metric_label(k) for k in keys] + ["When", "Id"]
+    rows = []
+    for e in evaluations:
+        m = e.get("metrics") or {}
+        when = e.get("created")
+        rows.append([e.get("label") or _short_model(e.get("model")), e.get("kind") or "", e.get("task") or "",
+                     e.get("n") or 0] + [_num(m.get(k)) for k in keys]
+                    + [time.strftime("%Y-%m-%d %H:%M", time.localtime(when)) if when else "", e.get("id") or ""])
+    return headers, rows
+
+
+def list_evaluations(dataset: str | None = None) -> list[dict[str, Any]]:
+    from ..runs import get_store
+
+    return get_store().list_evaluations(dataset or None)
+
+
+def evaluated_datasets() -> list[str]:
+    """The datasets some stored evaluation ran on, most recent first."""
+    seen: list[str] = []
+    for e in list_evaluations():
+        if e.get("dataset") and e["dataset"] not in seen:
+            seen.append(e["dataset"])
+    return seen
