@@ -53,8 +53,8 @@ def test_generation_is_bounded_by_the_sample_cap(tiny_config, home):
             for i in range(2000)]
     path = home / "datasets" / "big_summaries.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
-    rec = run(tiny_config(dataset=str(path), max_steps=2, eval_split=0.5, eval_samples=3, eval_max_new_tokens=4,
-                          eval_steps=1000, per_device_train_batch_size=2))
+    rec = run(tiny_config(dataset=str(path), max_samples=None, max_steps=2, eval_split=0.5, eval_samples=3,
+                          eval_max_new_tokens=4, eval_steps=1000, per_device_train_batch_size=2))
     assert rec["status"] == "completed", rec.get("error")
     assert rec["n_eval"] == 1000
     assert rec["evaluation"]["n"] == 3 and len(rec["evaluation"]["samples"]) == 3
