@@ -3,6 +3,10 @@ and the overhead of the Job against a plain TRL script with the same settings.
 
     python bench/alignment.py [--model tiny|embedded] [--steps 20] [--seq 256] [--repeats 1]
 
+BENCH_THREADS (default 2) sets torch's threads. On a CPU shared with other work, 1 thread gives
+much steadier times: two OpenMP threads on two busy cores can wait on each other for whole
+time slices.
+
 Every measurement runs in its own subprocess (so memory peaks do not mix). Resident memory is
 counted from just before the model loads (libraries already imported), so the interpreter and
 the libraries that every side shares are left out.
@@ -173,7 +177,8 @@ def child(side: str, model: str, steps: int, seq: int) -> None:
 
 def run_side(side: str, model: str, steps: int, seq: int, home: str) -> dict:
     env = {**os.environ, "MODELFORGE_HOME": home, "HF_HUB_OFFLINE": "1", "MODELFORGE_DISABLE_TENSORBOARD": "1",
-           "PYTHONWARNINGS": "ignore", "TOKENIZERS_PARALLELISM": "false"}
+           "PYTHONWARNINGS": "ignore", "TOKENIZERS_PARALLELISM": "false",
+           "OMP_NUM_THREADS": os.environ.get("BENCH_THREADS", "2")}  # the Job trains in a worker thread
     out = subprocess.run([sys.executable, __file__, "--child", side, "--model-path", model, "--steps", str(steps),
                           "--seq", str(seq)], env=env, capture_output=True, text=True, check=False)
     line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
