@@ -429,9 +429,25 @@ def build(ctx) -> None:
     # the new run through ``targets`` (page session → run id).
     targets: dict[str, str] = {}
 
+    PLOTS = (3, 4)  # loss_plot, lr_plot in live_outputs
+
     async def watch(request: gr.Request):
         session = request.session_hash or ""
         idle_shown, last_done, last_yield = False, None, time.monotonic()
+        plots: list[Any] = [None, None]
+
+        def keep_plots(out: list) -> list:
+            # A streamed output is sent as a diff of its previous value: a skip() after a plot
+            # was filled leaves the plot a value without its data types, and its resize handler
+            # then raises in the browser (on switching tabs). The plots get their last value
+            # again instead (an unchanged value costs nothing on the wire).
+            for n, i in enumerate(PLOTS):
+                if isinstance(out[i], dict) and out[i] == skip():
+                    out[i] = plots[n]
+                else:
+                    plots[n] = out[i]
+            return out
+
         try:
             while True:
                 rid = targets.pop(session, None)
@@ -441,12 +457,12 @@ def build(ctx) -> None:
                 if rid is None:
                     if not idle_shown:
                         idle_shown, last_yield = True, time.monotonic()
-                        yield [skip()] * 7 + [_history_frame(), skip(), skip()]
+                        yield keep_plots([skip()] * 7 + [_history_frame(), skip(), skip()])
                     elif time.monotonic() - last_yield > IDLE_PING_S:
                         # an empty update now and then lets the server notice a closed page and
                         # end this watcher
                         last_yield = time.monotonic()
-                        yield [skip()] * len(live_outputs)
+                        yield keep_plots([skip()] * len(live_outputs))
                     await asyncio.sleep(0.5)
                     continue
                 idle_shown, first, view = True, True, None
@@ -457,14 +473,14 @@ def build(ctx) -> None:
                         if first:
                             out[7] = _history_frame()
                         first = False
-                        yield out
+                        yield keep_plots(out)
                 except ForgeError as e:
-                    yield [skip()] * 6 + [gr.update(value=str(e), visible=True), skip(), skip(), skip()]
+                    yield keep_plots([skip()] * 6 + [gr.update(value=str(e), visible=True), skip(), skip(), skip()])
                     await asyncio.sleep(1.0)
                     continue
                 if view is not None and view.finished:
                     last_done = rid
-                    yield [skip()] * 7 + [_history_frame(), rid, skip()]
+                    yield keep_plots([skip()] * 7 + [_history_frame(), rid, skip()])
         finally:
             targets.pop(session, None)
 
