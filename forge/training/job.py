@@ -91,7 +91,9 @@ class Job:
                     and (not evaluated or evaluated[-1] != trainer.state.global_step)):
                 trainer.evaluate()  # the final eval loss; logged through the EventCallback
             metrics = final_metrics(trainer.state.log_history)
-            if status == "completed" and self.config.eval_samples and ctx.eval_rows:
+            from ..evaluation import GENERATIVE_TASKS
+
+            if status == "completed" and self.config.eval_samples and ctx.eval_rows and ctx.task in GENERATIVE_TASKS:
                 metrics.update(self._evaluate(trainer, ctx))
             out = self._save(trainer, loaded, ctx)
             metrics.update({k: v for k, v in ctx.extras.get("metrics", {}).items()})
