@@ -203,3 +203,17 @@ def estimate_memory(shape: ModelShape, *, lora_r: int = 16, bits: int = 32, batc
                    "use LoRA instead of full fine-tuning, or 4-bit quantization (qlora).")
     return MemoryEstimate(weights / GiB, grads_master / GiB, optimizer / GiB, activations / GiB, total_gb,
                           avail, fits, warning)
+
+
+def free_memory() -> None:
+    """Give released tensors' memory back (Python's collector, then the CUDA cache)."""
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass

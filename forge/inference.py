@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator
 
 from .config import EMBEDDED_MODEL
 from .errors import ConfigError, ForgeError, ModelNotFoundError
+from .hardware import free_memory
 
 log = logging.getLogger(__name__)
 
@@ -470,7 +471,7 @@ class ModelRegistry:
                     del self._models[key]
                     gone.append(key)
         if gone:
-            _free_memory()
+            free_memory()
             log.info("released %s", ", ".join(gone))
         return gone
 
@@ -486,7 +487,7 @@ class ModelRegistry:
             for k in keys:
                 del self._models[k]
         if keys:
-            _free_memory()
+            free_memory()
         return keys
 
     def loaded(self) -> list[dict[str, Any]]:
@@ -521,21 +522,10 @@ class ModelRegistry:
             for k in keys:
                 del self._models[k]
         if keys:
-            _free_memory()
+            free_memory()
         return keys
 
 
-def _free_memory() -> None:
-    import gc
-
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
 
 
 _registry: ModelRegistry | None = None

@@ -160,3 +160,12 @@ def fit_prompts(ctx: TrainContext, rows: list[dict], what: str = "training") -> 
         raise DataError(f"Every {what} prompt is longer than max_prompt_length ({limit} tokens).",
                         "Raise max_prompt_length, or leave it empty.")
     return out
+
+
+def trainer_inputs(ctx: TrainContext, args: Any, train: Any, evals: Any, **extra: Any) -> dict[str, Any]:
+    """The keyword arguments every TRL trainer takes from a run: the model, its tokenizer, the
+    datasets, LoRA (unless the provider already applied it) and the Job's callbacks."""
+    kw = dict(model=ctx.model, args=args, train_dataset=train, eval_dataset=evals, processing_class=ctx.tokenizer,
+              peft_config=None if ctx.peft_applied else lora_config(ctx.config), callbacks=ctx.callbacks)
+    kw.update(extra)
+    return kw

@@ -8,7 +8,7 @@ With full fine-tuning (``lora_r: 0``) TRL loads a frozen copy of the base as the
 from __future__ import annotations
 
 from ..data import preference_dataset
-from .base import Strategy, TrainContext, fit_prompts, given, lora_config, training_kwargs
+from .base import Strategy, TrainContext, fit_prompts, given, trainer_inputs, training_kwargs
 
 
 class DPOStrategy(Strategy):
@@ -35,13 +35,5 @@ class DPOStrategy(Strategy):
 
         train = preference_dataset(fit_prompts(ctx, ctx.train_rows))
         evals = preference_dataset(fit_prompts(ctx, ctx.eval_rows, "evaluation")) if ctx.eval_rows else None
-        return DPOTrainer(
-            model=ctx.model,
-            ref_model=ref_model,  # None: the adapter-disabled base (LoRA) or a copy TRL loads (full)
-            args=self.dpo_config(ctx, len(train)),
-            train_dataset=train,
-            eval_dataset=evals,
-            processing_class=ctx.tokenizer,
-            peft_config=None if ctx.peft_applied else lora_config(ctx.config),
-            callbacks=ctx.callbacks,
-        )
+        # ref_model None: the adapter-disabled base (LoRA) or a copy TRL loads (full)
+        return DPOTrainer(**trainer_inputs(ctx, self.dpo_config(ctx, len(train)), train, evals, ref_model=ref_model))

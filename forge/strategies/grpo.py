@@ -14,7 +14,7 @@ from ..config import ExactMatchReward, RunConfig
 from ..data import prompt_dataset
 from ..errors import ConfigError
 from ..rewards import build_rewards, needs_answers
-from .base import Strategy, TrainContext, fit_prompts, given, lora_config, training_kwargs
+from .base import Strategy, TrainContext, fit_prompts, given, trainer_inputs, training_kwargs
 
 
 def generation_settings(ctx: TrainContext) -> dict:
@@ -69,13 +69,4 @@ class GRPOStrategy(Strategy):
                              has_eval=evals is not None, hw=ctx.hardware)
         kw.update(gen)
         args = GRPOConfig(**kw, reward_weights=weights, **given(beta=c.beta, loss_type=c.loss_type))
-        return GRPOTrainer(
-            model=ctx.model,
-            reward_funcs=funcs,
-            args=args,
-            train_dataset=train,
-            eval_dataset=evals,
-            processing_class=ctx.tokenizer,
-            peft_config=None if ctx.peft_applied else lora_config(c),
-            callbacks=ctx.callbacks,
-        )
+        return GRPOTrainer(**trainer_inputs(ctx, args, train, evals, reward_funcs=funcs))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..config import RunConfig
 from ..data import unpaired_dataset
 from ..errors import ConfigError
-from .base import Strategy, TrainContext, fit_prompts, given, lora_config, training_kwargs
+from .base import Strategy, TrainContext, fit_prompts, given, trainer_inputs, training_kwargs
 
 
 class KTOStrategy(Strategy):
@@ -50,13 +50,5 @@ class KTOStrategy(Strategy):
             undesirable_weight=c.undesirable_weight,
             **given(beta=c.beta, loss_type=c.loss_type),
         )
-        return KTOTrainer(
-            model=ctx.model,
-            args=args,
-            train_dataset=train,
-            eval_dataset=evals,
-            processing_class=ctx.tokenizer,
-            peft_config=None if ctx.peft_applied else lora_config(c),
-            callbacks=ctx.callbacks,
-        )
+        return KTOTrainer(**trainer_inputs(ctx, args, train, evals))
 

@@ -7,7 +7,7 @@ Reference-free: one model, a supervised loss on the chosen answer plus an odds-r
 from __future__ import annotations
 
 from ..data import preference_dataset
-from .base import Strategy, TrainContext, fit_prompts, given, lora_config, training_kwargs
+from .base import Strategy, TrainContext, fit_prompts, given, trainer_inputs, training_kwargs
 
 
 class ORPOStrategy(Strategy):
@@ -36,12 +36,4 @@ class ORPOStrategy(Strategy):
             max_length=c.max_seq_length,
             **given(beta=c.beta, max_completion_length=c.max_completion_length),
         )
-        return ORPOTrainer(
-            model=ctx.model,
-            args=args,
-            train_dataset=train,
-            eval_dataset=evals,
-            processing_class=ctx.tokenizer,
-            peft_config=None if ctx.peft_applied else lora_config(c),
-            callbacks=ctx.callbacks,
-        )
+        return ORPOTrainer(**trainer_inputs(ctx, args, train, evals))

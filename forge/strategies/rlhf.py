@@ -21,7 +21,7 @@ from pathlib import Path
 from ..config import RunConfig
 from ..data import preference_dataset, prompt_dataset
 from ..errors import ConfigError
-from .base import Strategy, TrainContext, fit_prompts, given, lora_config, training_kwargs
+from .base import Strategy, TrainContext, fit_prompts, given, lora_config, trainer_inputs, training_kwargs
 from .grpo import generation_settings
 
 REWARD_DIR = "reward_model"
@@ -169,14 +169,5 @@ class RLHFStrategy(Strategy):
                              has_eval=evals is not None, hw=ctx.hardware)
         kw.update(gen)
         args = RLOOConfig(**kw, **given(beta=c.beta))
-        return RLOOTrainer(
-            model=ctx.model,
-            reward_funcs=reward,
-            args=args,
-            train_dataset=train,
-            eval_dataset=evals,
-            processing_class=ctx.tokenizer,
-            reward_processing_classes=reward_tokenizer,
-            peft_config=None if ctx.peft_applied else lora_config(c),
-            callbacks=callbacks,
-        )
+        return RLOOTrainer(**trainer_inputs(ctx, args, train, evals, reward_funcs=reward,
+                                            reward_processing_classes=reward_tokenizer, callbacks=callbacks))

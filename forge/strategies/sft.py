@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..data import sft_dataset
-from .base import Strategy, TrainContext, lora_config, training_kwargs
+from .base import Strategy, TrainContext, trainer_inputs, training_kwargs
 
 
 class SFTStrategy(Strategy):
@@ -28,12 +28,4 @@ class SFTStrategy(Strategy):
 
         train = sft_dataset(ctx.train_rows, ctx.task)
         evals = sft_dataset(ctx.eval_rows, ctx.task) if ctx.eval_rows else None
-        return SFTTrainer(
-            model=ctx.model,
-            args=self.sft_config(ctx, len(train)),
-            train_dataset=train,
-            eval_dataset=evals,
-            processing_class=ctx.tokenizer,
-            peft_config=None if ctx.peft_applied else lora_config(ctx.config),
-            callbacks=ctx.callbacks,
-        )
+        return SFTTrainer(**trainer_inputs(ctx, self.sft_config(ctx, len(train)), train, evals))

@@ -7,7 +7,6 @@ tokenizer, chat template and config → record final metrics.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import shutil
@@ -19,6 +18,7 @@ from typing import Any
 
 from ..config import RunConfig, resolve_defaults
 from ..errors import ConfigError, ForgeError
+from ..hardware import free_memory
 from ..runs import RunStore
 from ..settings import get_settings
 from .events import EventLog
@@ -126,7 +126,7 @@ class Job:
             return "failed"
         finally:
             del trainer, loaded
-            _free_memory()
+            free_memory()
 
     def _prepare(self):
         from .. import catalog, data
@@ -241,12 +241,3 @@ class _Stopped(Exception):
     pass
 
 
-def _free_memory() -> None:
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
