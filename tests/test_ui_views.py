@@ -124,3 +124,92 @@ def test_upload_is_copied_into_the_datasets_folder(home, tmp_path):
     assert dest.parent == home / "datasets" and dest.suffix == ".jsonl" and " " not in dest.name
     with pytest.raises(Exception, match="unsupported file type"):
         views.save_upload(src, "notes.txt")
+
+
+def test_only_the_selected_strategys_settings_show():
+    from forge.strategies import STRATEGIES
+
+    for name, cls in STRATEGIES.items():
+        shown = views.settings_visibility(name)
+        assert {k for k, v in shown.items() if v} == set(cls.settings)
+    assert not any(views.settings_visibility("sft").values()) and not any(views.settings_visibility("qlora").values())
+    dpo = views.settings_visibility("dpo")
+    assert dpo["beta"] and dpo["loss_type"] and dpo["max_prompt_length"] and not dpo["reward_funcs"]
+    grpo = views.settings_visibility("grpo")
+    assert grpo["reward_funcs"] and grpo["num_generations"] and grpo["max_completion_length"]
+    assert not grpo["desirable_weight"] and not grpo["reward_model"]
+    assert [v for _, v in views.loss_type_choices("kto")] == ["", "kto", "apo_zero_unpaired"]
+    assert views.loss_type_choices("sft") == [("default", "")]
+    # hidden settings keep their widget values but stay out of the config
+    values = {**views.form_defaults(), "strategy": "sft", "beta": 0.3, "loss_type": "ipo",
+              "reward_funcs": [views.reward_row("length")]}
+    cfg = views.form_to_config(values)
+    assert cfg.beta is None and cfg.loss_type is None and cfg.reward_funcs == []
+    cfg = views.form_to_config({**values, "strategy": "dpo"})
+    assert cfg.beta == 0.3 and cfg.loss_type == "ipo" and cfg.reward_funcs == []
+
+
+def test_reward_funcs_table_round_trips_through_the_config():
+    import pandas as pd
+
+    cfg = parse_config({"strategy": "grpo", "reward_funcs": [
+        {"type": "exact_match", "weight": 2.0, "ignore_case": False},
+        {"type": "regex", "pattern": r"^\d+$", "full_match": True},
+        {"type": "length", "target": 20, "unit": "characters", "weight": 0.5},
+        {"type": "format", "format": "json"},
+        {"type": "no_repetition", "ngram_size": 4, "weight": -1.0}]})
+    values = views.config_to_form(cfg)
+    rows = values["reward_funcs"]
+    assert len(rows) == 5 and all(len(r) == len(views.REWARD_COLUMNS) for r in rows)
+    assert [r[0] for r in rows] == ["exact_match", "regex", "length", "format", "no_repetition"]
+    # the page sends the table back as a DataFrame (with blank cells as NaN)
+    table = pd.DataFrame(rows, columns=views.REWARD_COLUMNS)
+    back = views.form_to_config({**values, "reward_funcs": table})
+    assert back.reward_funcs == cfg.reward_funcs
+    # and through a saved config file
+    text, err = views.config_yaml({**values, "reward_funcs": table})
+    assert err is None
+    import yaml
+
+    assert parse_config(yaml.safe_load(text)).reward_funcs == cfg.reward_funcs
+    # a new row has the reward's defaults; rows without a type are dropped; an unknown type is named
+    assert views.rows_to_rewards([views.reward_row("format"), [""] * len(views.REWARD_COLUMNS)]) == [
+        {"type": "format", "weight": 1.0}]
+    with pytest.raises(Exception, match="row 1: 'python' is not a reward"):
+        views.form_to_config({**values, "reward_funcs": [["python", 1.0]]})
+    with pytest.raises(Exception, match="reward_funcs"):  # a regex row without a pattern
+        views.form_to_config({**values, "reward_funcs": [views.reward_row("regex")]})
+    # an empty table leaves the default (exact_match at training time)
+    assert views.form_to_config({**values, "reward_funcs": pd.DataFrame(columns=views.REWARD_COLUMNS)}).reward_funcs == []
+
+
+def test_strategy_metrics_frame_has_a_series_per_key_and_phase():
+    v = views.RunView(run_id="r3", metric_keys=views.strategy_metric_keys("rlhf"))
+    changed = v.feed([
+        {"t": 1, "kind": "phase", "name": "reward", "index": 0, "total": 2},
+        {"t": 1, "kind": "metrics", "step": 1, "loss": 0.7, "accuracy": 0.5, "phase": "reward"},
+        {"t": 1, "kind": "metrics", "step": 2, "loss": 0.6, "accuracy": 0.75, "phase": "reward"},
+        {"t": 1, "kind": "metrics", "step": 2, "eval_loss": 0.6, "eval_accuracy": 0.9, "phase": "reward"},
+        {"t": 2, "kind": "phase", "name": "policy", "index": 1, "total": 2},
+        {"t": 2, "kind": "metrics", "step": 1, "loss": 0.1, "reward": 0.2, "kl": 0.0, "phase": "policy"},
+        {"t": 2, "kind": "metrics", "step": 2, "loss": 0.1, "reward": 0.4, "kl": 0.01, "phase": "policy",
+         "rewards/margins": 9.0},  # not an RLHF key
+    ])
+    assert "plots" in changed
+    f = v.strategy_frame()
+    assert list(f.columns) == ["step", "value", "series"]
+    assert f[f.series == "reward · accuracy"].value.tolist() == [0.5, 0.75]
+    assert f[f.series == "reward · eval_accuracy"].value.tolist() == [0.9]
+    assert f[f.series == "policy · reward"].value.tolist() == [0.2, 0.4]
+    assert f[f.series == "policy · kl"].step.tolist() == [1, 2]
+    assert not f.series.str.contains("margins").any()
+    # a single-stage run: the plain keys
+    d = views.RunView(run_id="r4", metric_keys=views.strategy_metric_keys("dpo"))
+    d.feed([{"t": 1, "kind": "metrics", "step": s, "loss": 0.6, "rewards/margins": 0.1 * s,
+             "rewards/accuracies": 0.5 + 0.1 * s, "phase": "train"} for s in (1, 2, 3)])
+    g = d.strategy_frame()
+    assert set(g.series) == {"rewards/margins", "rewards/accuracies"} and len(g) == 6
+    # SFT has no metrics of its own
+    s = views.RunView(run_id="r5", metric_keys=views.strategy_metric_keys("sft"))
+    s.feed([{"t": 1, "kind": "metrics", "step": 1, "loss": 1.0, "reward": 1.0, "phase": "train"}])
+    assert s.strategy_frame().empty

@@ -59,10 +59,22 @@ def _history_frame(rows=None):
     return pd.DataFrame(views.history_rows() if rows is None else rows, columns=views.HISTORY_HEADERS)
 
 
-def _auto_widget(name: str, value: Any):
+def _rewards_frame(rows=None):
+    import pandas as pd
+
+    return pd.DataFrame(rows or [], columns=views.REWARD_COLUMNS)
+
+
+def _reward_kinds() -> list[str]:
+    from ..config import REWARD_TYPES
+
+    return list(REWARD_TYPES)
+
+
+def _auto_widget(name: str, value: Any, visible: bool = True):
     """A widget for a RunConfig field the tab does not lay out by hand (from its type)."""
     spec = views.field_spec(name)
-    kw = dict(label=name, info=spec["description"] or None)
+    kw = dict(label=name, info=spec["description"] or None, visible=visible)
     if spec["kind"] == "bool":
         return gr.Checkbox(bool(value), **kw)
     if spec["kind"] in ("int", "float"):
@@ -192,9 +204,34 @@ def build(ctx) -> None:
                                                                   label="4-bit type")
                         form["bnb_4bit_compute_dtype"] = gr.Dropdown(
                             [("auto", ""), "float32", "float16", "bfloat16"], value="", label="4-bit compute dtype")
+                # Settings specific to one strategy or a few (each strategy's ``settings``): shown only
+                # for the selected strategy; the hidden ones keep their values and stay out of the config.
+                own = views.strategy_settings("sft")
+                with gr.Accordion("Strategy settings", open=True, visible=bool(own),
+                                  elem_id="mf-strategy-settings") as strategy_acc:
+                    for k in views.all_strategy_settings():
+                        if k == "reward_funcs":
+                            with gr.Group(visible=k in own) as rewards_group:
+                                form[k] = gr.Dataframe(
+                                    _rewards_frame(defaults.get(k)), headers=views.REWARD_COLUMNS,
+                                    datatype=views.REWARD_DATATYPES, interactive=True, label="reward_funcs",
+                                    elem_id="mf-reward-funcs")
+                                with gr.Row():
+                                    reward_kind = gr.Dropdown(_reward_kinds(),
+                                                              value="exact_match", label="Add a reward", scale=3)
+                                    add_reward = gr.Button("Add", size="sm", scale=1, elem_id="mf-add-reward")
+                                with gr.Accordion("The reward menu", open=False):
+                                    gr.Markdown("Rewards are summed with their weights; an empty table means "
+                                                "`exact_match` against the dataset's `answer` column. Clear a "
+                                                "row's type to drop it.\n\n" + views.reward_menu_markdown())
+                        elif k == "loss_type":
+                            form[k] = gr.Dropdown(views.loss_type_choices("sft"), value="", label=k,
+                                                  info=views.field_spec(k)["description"] or None, visible=k in own)
+                        else:
+                            form[k] = _auto_widget(k, defaults.get(k), visible=k in own)
                 more = [k for k in RunConfig.model_fields if k not in form and k not in ("dataset", "run_name")]
                 if more:
-                    with gr.Accordion("More settings: evaluation, alignment and RL", open=False):
+                    with gr.Accordion("More settings: evaluation", open=False):
                         for i in range(0, len(more), 2):
                             with gr.Row():
                                 for k in more[i:i + 2]:
@@ -231,6 +268,10 @@ def build(ctx) -> None:
                                             height=260, elem_id="mf-loss-plot")
                     lr_plot = gr.LinePlot(None, x="step", y="learning_rate", title="Learning rate",
                                           height=260, elem_id="mf-lr-plot")
+                # the strategy's own metrics (reward margins and accuracy, mean reward...), one color per
+                # metric and phase (RLHF: the reward model's, then the policy's)
+                strategy_plot = gr.LinePlot(None, x="step", y="value", color="series", title="Strategy metrics",
+                                            height=260, elem_id="mf-strategy-plot")
                 log_box = gr.HTML(views.log_html([]), max_height=280, autoscroll=True, container=True,
                                   show_label=False, elem_classes="mf-log", elem_id="mf-log")
                 end_md = gr.Markdown("", elem_id="mf-run-end")
@@ -250,6 +291,7 @@ def build(ctx) -> None:
                 d_loss = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss",
                                      color_map={"train loss": "#f97316", "eval loss": "#2563eb"}, height=240)
                 d_lr = gr.LinePlot(None, x="step", y="learning_rate", title="Learning rate", height=240)
+            d_strategy = gr.LinePlot(None, x="step", y="value", color="series", title="Strategy metrics", height=240)
             with gr.Row():
                 d_config = gr.Code("", language="yaml", label="Config (as trained, profile defaults filled in)",
                                    interactive=False)
@@ -367,6 +409,38 @@ def build(ctx) -> None:
     form["strategy"].change(lambda s: views.strategy_markdown(s, views.hardware()), form["strategy"], strategy_md,
                             api_visibility="private", show_progress="hidden")
 
+    strategy_fields = views.all_strategy_settings()
+
+    def on_strategy(strategy, loss_type):
+        """Show the selected strategy's own settings; the others are hidden and keep their values."""
+        shown = views.settings_visibility(strategy)
+        out = [gr.update(visible=any(shown.values()))]
+        for k in strategy_fields:
+            if k == "reward_funcs":
+                out.append(gr.update(visible=shown[k]))
+            elif k == "loss_type":
+                choices = views.loss_type_choices(strategy)
+                keep = loss_type if loss_type in [v for _, v in choices] else ""
+                out.append(gr.update(choices=choices, value=keep, visible=shown[k]))
+            else:
+                out.append(gr.update(visible=shown[k]))
+        return out
+
+    form["strategy"].change(on_strategy, [form["strategy"], form["loss_type"]],
+                            [strategy_acc] + [rewards_group if k == "reward_funcs" else form[k]
+                                              for k in strategy_fields],
+                            api_visibility="private", show_progress="hidden")
+
+    def on_add_reward(rows, kind):
+        try:
+            current = views.rewards_to_rows(views.rows_to_rewards(rows))
+        except Exception:  # a row being edited: keep the table as it is
+            current = [list(r) for r in (rows.values.tolist() if hasattr(rows, "values") else rows or [])]
+        return _rewards_frame(current + [views.reward_row(kind)])
+
+    add_reward.click(on_add_reward, [form["reward_funcs"], reward_kind], form["reward_funcs"],
+                     api_visibility="private", show_progress="hidden")
+
     # ---- handlers: config files ---------------------------------------------------------------
     data_outputs = [source, sample, path_box, extras, extras_md]
 
@@ -383,6 +457,7 @@ def build(ctx) -> None:
         extra = {k: v for k, v in cfg.to_dict().items() if k in cfg.user_fields() and k not in form and k != "dataset"}
         note = ("Also set by this config (not on the form, kept as they are): "
                 + ", ".join(f"`{k}: {v}`" for k, v in extra.items())) if extra else ""
+        values["reward_funcs"] = _rewards_frame(values.get("reward_funcs"))
         return [values[n] for n in names] + data_vals + [extra, gr.update(value=note, visible=bool(extra))]
 
     def on_load_config(file):
@@ -398,7 +473,7 @@ def build(ctx) -> None:
 
     # ---- handlers: live run ---------------------------------------------------------------------
     live_outputs = [run_state, status_md, progress_html, loss_plot, lr_plot, log_box, error_box, history_df,
-                    ctx.run_finished, end_md]
+                    ctx.run_finished, end_md, strategy_plot]
     skip = gr.skip
 
     def render(view: views.RunView, changed: set[str], *, full: bool = False) -> list:
@@ -413,6 +488,7 @@ def build(ctx) -> None:
             gr.update(value=view.error or "", visible=bool(view.error)) if "status" in c else skip(),
             skip(), skip(),
             end_markdown(view) if c & {"status", "evaluation"} else skip(),
+            _frame(view.strategy_frame()) if "plots" in c else skip(),
         ]
 
     def end_markdown(view: views.RunView) -> str:
@@ -429,12 +505,12 @@ def build(ctx) -> None:
     # the new run through ``targets`` (page session → run id).
     targets: dict[str, str] = {}
 
-    PLOTS = (3, 4)  # loss_plot, lr_plot in live_outputs
+    PLOTS = (3, 4, 10)  # loss_plot, lr_plot, strategy_plot in live_outputs
 
     async def watch(request: gr.Request):
         session = request.session_hash or ""
         idle_shown, last_done, last_yield = False, None, time.monotonic()
-        plots: list[Any] = [None, None]
+        plots: list[Any] = [None] * len(PLOTS)
 
         def keep_plots(out: list) -> list:
             # A streamed output is sent as a diff of its previous value: a skip() after a plot
@@ -457,7 +533,7 @@ def build(ctx) -> None:
                 if rid is None:
                     if not idle_shown:
                         idle_shown, last_yield = True, time.monotonic()
-                        yield keep_plots([skip()] * 7 + [_history_frame(), skip(), skip()])
+                        yield keep_plots([skip()] * 7 + [_history_frame(), skip(), skip(), skip()])
                     elif time.monotonic() - last_yield > IDLE_PING_S:
                         # an empty update now and then lets the server notice a closed page and
                         # end this watcher
@@ -475,12 +551,12 @@ def build(ctx) -> None:
                         first = False
                         yield keep_plots(out)
                 except ForgeError as e:
-                    yield keep_plots([skip()] * 6 + [gr.update(value=str(e), visible=True), skip(), skip(), skip()])
+                    yield keep_plots([skip()] * 6 + [gr.update(value=str(e), visible=True)] + [skip()] * 4)
                     await asyncio.sleep(1.0)
                     continue
                 if view is not None and view.finished:
                     last_done = rid
-                    yield keep_plots([skip()] * 7 + [_history_frame(), rid, skip()])
+                    yield keep_plots([skip()] * 7 + [_history_frame(), rid, skip(), skip()])
         finally:
             targets.pop(session, None)
 
@@ -524,11 +600,11 @@ def build(ctx) -> None:
         row = evt.row_value or []
         run_id = row[-1] if row else None
         if not run_id:
-            return [skip()] * 7
+            return [skip()] * 8
         try:
             d = views.run_detail(run_id)
         except Exception as e:
-            return [run_id, _friendly(e), skip(), skip(), skip(), skip(), gr.update(open=True)]
+            return [run_id, _friendly(e), skip(), skip(), skip(), skip(), gr.update(open=True), skip()]
         view = d.pop("_view")
         dur = views._clock(d["duration_s"]) if d["duration_s"] is not None else "–"
         text = (f"**{d['name']}** · `{d['id']}` · {d['status']} · {views._short_model(d['model'])} · "
@@ -540,9 +616,11 @@ def build(ctx) -> None:
         import yaml
 
         cfg_yaml = d["resolved_config_yaml"] or yaml.safe_dump(d["config"], sort_keys=False)
-        return [run_id, text, _frame(view.loss_frame()), _frame(view.lr_frame()), cfg_yaml, d["metrics"], gr.update(open=True)]
+        return [run_id, text, _frame(view.loss_frame()), _frame(view.lr_frame()), cfg_yaml, d["metrics"],
+                gr.update(open=True), _frame(view.strategy_frame())]
 
-    history_df.select(on_select, None, [selected, detail_md, d_loss, d_lr, d_config, d_metrics, detail_acc],
+    history_df.select(on_select, None, [selected, detail_md, d_loss, d_lr, d_config, d_metrics, detail_acc,
+                                        d_strategy],
                       api_visibility="private")
 
     def on_use_again(run_id):

@@ -98,6 +98,8 @@ def field_spec(name: str) -> dict[str, Any]:
         spec["kind"] = "float"
     elif core is str or name == "target_modules":
         spec["kind"] = "text"
+    elif name == "reward_funcs":
+        spec["kind"] = "rewards"
     else:
         spec["kind"] = "json"
     return spec
@@ -107,6 +109,8 @@ def form_value(name: str, value: Any) -> Any:
     """A config value as its form widget holds it."""
     if name == "target_modules" and isinstance(value, list):
         return ", ".join(value)
+    if name == "reward_funcs":
+        return rewards_to_rows(value)
     if field_spec(name)["kind"] == "json":
         return json.dumps(value, ensure_ascii=False)
     return value
@@ -340,11 +344,17 @@ def _blank(v: Any) -> bool:
 def form_to_config(values: dict[str, Any]) -> RunConfig:
     """Form values (by RunConfig field name) → a validated RunConfig (ConfigError on bad fields)."""
     data: dict[str, Any] = {}
+    strategy = values.get("strategy") or RunConfig.model_fields["strategy"].default
+    hidden = set(all_strategy_settings()) - set(strategy_settings(strategy))
     for k, v in values.items():
-        if k not in RunConfig.model_fields or _blank(v):
+        if k not in RunConfig.model_fields or k in hidden or _blank(v):
             continue
         if k == "task" and v == AUTO_TASK:
             continue
+        if k == "reward_funcs":
+            v = rows_to_rewards(v)
+            if not v:
+                continue
         if k == "max_steps" and v in (0, -1):
             v = -1
         f = RunConfig.model_fields[k]
@@ -360,6 +370,145 @@ def form_to_config(values: dict[str, Any]) -> RunConfig:
             v = int(v)
         data[k] = v
     return parse_config(data)
+
+
+# ---- strategy-specific settings -------------------------------------------------------------
+
+def strategy_settings(strategy: str | None) -> tuple[str, ...]:
+    """The RunConfig fields specific to a strategy (its ``settings``); () for an unknown one."""
+    from ..strategies import STRATEGIES
+
+    cls = STRATEGIES.get((strategy or "").strip().lower())
+    return tuple(getattr(cls, "settings", ()) or ()) if cls else ()
+
+
+def all_strategy_settings() -> list[str]:
+    """Every field some strategy declares as its own, in RunConfig's order."""
+    from ..strategies import STRATEGIES
+
+    own = {k for cls in STRATEGIES.values() for k in getattr(cls, "settings", ())}
+    return [k for k in RunConfig.model_fields if k in own]
+
+
+def settings_visibility(strategy: str | None) -> dict[str, bool]:
+    """Which strategy-specific fields the form shows for ``strategy`` (the others are hidden and keep
+    their values; a config leaves them out)."""
+    own = set(strategy_settings(strategy))
+    return {k: k in own for k in all_strategy_settings()}
+
+
+def loss_type_choices(strategy: str | None) -> list[tuple[str, str]]:
+    """The loss formulations a strategy accepts (TRL's names), after "default" (the trainer's own)."""
+    from ..config import LOSS_TYPES
+
+    return [("default", "")] + [(n, n) for n in LOSS_TYPES.get((strategy or "").strip().lower(), ())]
+
+
+# ---- GRPO rewards as a table: one row per reward, one column per setting of the menu --------
+
+def _reward_columns() -> list[str]:
+    from ..config import REWARD_MODELS
+
+    cols = ["type", "weight"]
+    for model in REWARD_MODELS.values():
+        cols += [k for k in model.model_fields if k not in cols]
+    return cols
+
+
+def _reward_kind(name: str) -> str:
+    from ..config import REWARD_MODELS
+
+    for model in REWARD_MODELS.values():
+        f = model.model_fields.get(name)
+        if f is not None:
+            if f.annotation is bool:
+                return "bool"
+            if f.annotation in (int, float):
+                return "number"
+            return "str"
+    return "str"
+
+
+REWARD_COLUMNS = _reward_columns()
+REWARD_DATATYPES = [_reward_kind(c) for c in REWARD_COLUMNS]
+
+
+def _cell_blank(v: Any) -> Any:
+    return {"bool": False, "number": None}.get(v, "")
+
+
+def rewards_to_rows(specs: Any) -> list[list[Any]]:
+    """``reward_funcs`` items (models or dicts) → table rows; settings a reward does not have stay blank."""
+    rows = []
+    for spec in specs or []:
+        d = spec.model_dump() if hasattr(spec, "model_dump") else dict(spec)
+        rows.append([d[c] if c in d and d[c] is not None else _cell_blank(t)
+                     for c, t in zip(REWARD_COLUMNS, REWARD_DATATYPES)])
+    return rows
+
+
+def reward_row(kind: str) -> list[Any]:
+    """A new table row for a reward of the menu, with that reward's defaults."""
+    from ..config import REWARD_MODELS
+
+    model = REWARD_MODELS[kind]
+    d = {k: f.default for k, f in model.model_fields.items() if k != "type" and f.is_required() is False}
+    return rewards_to_rows([{**d, "type": kind}])[0]
+
+
+def _records(rows: Any) -> list[dict[str, Any]]:
+    if rows is None:
+        return []
+    if hasattr(rows, "to_dict"):  # a pandas DataFrame, as the page's table sends it
+        return rows.to_dict("records")
+    if isinstance(rows, str):
+        rows = json.loads(rows) if rows.strip() else []
+    out = []
+    for r in rows:
+        out.append(dict(r) if isinstance(r, dict) else dict(zip(REWARD_COLUMNS, r)))
+    return out
+
+
+def rows_to_rewards(rows: Any) -> list[dict[str, Any]]:
+    """Table rows → ``reward_funcs`` items; rows without a type are skipped. Each item carries only
+    the settings its reward has (the RunConfig checks the values)."""
+    from ..config import REWARD_MODELS
+
+    items = []
+    for n, rec in enumerate(_records(rows), 1):
+        kind = rec.get("type")
+        if _blank(kind):
+            continue
+        kind = str(kind).strip().lower()
+        if kind not in REWARD_MODELS:
+            raise ConfigError(f"reward_funcs, row {n}: '{kind}' is not a reward of the menu "
+                              f"(one of: {', '.join(REWARD_MODELS)}).", "Pick a type from the menu.")
+        item: dict[str, Any] = {"type": kind}
+        for k, f in REWARD_MODELS[kind].model_fields.items():
+            v = rec.get(k)
+            if k == "type" or _blank(v):
+                continue
+            if f.annotation is bool:
+                v = v if isinstance(v, bool) else str(v).strip().lower() in ("true", "1", "yes", "on")
+            elif f.annotation is int and isinstance(v, float) and v.is_integer():
+                v = int(v)
+            elif hasattr(v, "item"):  # numpy scalars
+                v = v.item()
+            item[k] = v
+        items.append(item)
+    return items
+
+
+def reward_menu_markdown() -> str:
+    """The reward menu in words, one line per reward, from the config's own descriptions."""
+    from ..config import REWARD_MODELS
+
+    lines = []
+    for kind, model in REWARD_MODELS.items():
+        doc = " ".join((model.__doc__ or "").split())
+        extra = [k for k in model.model_fields if k not in ("type", "weight")]
+        lines.append(f"- `{kind}`" + (f" ({', '.join(extra)})" if extra else "") + f": {doc}")
+    return "\n".join(lines)
 
 
 def config_to_form(config: RunConfig | dict[str, Any], hw=None) -> dict[str, Any]:
@@ -547,6 +696,24 @@ def _thin(points: list[tuple], limit: int = MAX_PLOT_POINTS) -> list[tuple]:
     return out
 
 
+def strategy_metric_keys(strategy: str | None = None) -> tuple[str, ...]:
+    """The metrics a strategy plots (TRL's logged keys); every strategy's when none is named."""
+    from ..strategies import STRATEGIES
+
+    if strategy:
+        cls = STRATEGIES.get(strategy)
+        return tuple(getattr(cls, "metric_keys", ()) or ()) if cls else ()
+    keys: list[str] = []
+    for cls in STRATEGIES.values():
+        keys += [k for k in getattr(cls, "metric_keys", ()) if k not in keys]
+    return tuple(keys)
+
+
+def strategy_series(key: str, phase: str | None) -> str:
+    """A strategy-metric series name: the key, after the phase of a multi-stage run (RLHF: reward, policy)."""
+    return key if phase in (None, "", "train", "final") else f"{phase} · {key}"
+
+
 @dataclass
 class RunView:
     """What a page shows of one run, folded from its events as they arrive."""
@@ -561,6 +728,9 @@ class RunView:
     progress: dict[str, Any] = field(default_factory=dict)
     loss: list[tuple[float, float, str]] = field(default_factory=list)  # (step, value, series)
     lr: list[tuple[float, float]] = field(default_factory=list)
+    # the strategy's own metrics (its ``metric_keys``; every strategy's when the strategy is unknown)
+    metric_keys: tuple[str, ...] | None = None
+    strategy_points: list[tuple[float, float, str]] = field(default_factory=list)  # (step, value, series)
     last_metrics: dict[str, Any] = field(default_factory=dict)
     log: collections.deque = field(default_factory=lambda: collections.deque(maxlen=LOG_LINES))
     result: dict[str, Any] | None = None
@@ -629,6 +799,10 @@ class RunView:
             self.loss.append((step, float(ev["eval_loss"]), f"{prefix}eval loss"))
         if isinstance(ev.get("learning_rate"), (int, float)):
             self.lr.append((step, float(ev["learning_rate"])))
+        for key in self.metric_keys if self.metric_keys is not None else strategy_metric_keys():
+            v = ev.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                self.strategy_points.append((step, float(v), strategy_series(key, phase)))
         self.last_metrics.update({k: v for k, v in ev.items() if k not in ("t", "kind")})
 
     # ---- what a page shows ---------------------------------------------------------------
@@ -640,6 +814,16 @@ class RunView:
             by_series[p[2]].append(p)
         rows = [p for pts in by_series.values() for p in _thin(pts)]
         return pd.DataFrame(rows, columns=["step", "loss", "series"])
+
+    def strategy_frame(self):
+        """The strategy's own metrics against step: one series per metric and phase."""
+        import pandas as pd
+
+        by_series: dict[str, list[tuple]] = collections.defaultdict(list)
+        for p in self.strategy_points:
+            by_series[p[2]].append(p)
+        rows = [p for pts in by_series.values() for p in _thin(pts)]
+        return pd.DataFrame(rows, columns=["step", "value", "series"])
 
     def lr_frame(self):
         import pandas as pd
@@ -763,7 +947,9 @@ def new_view(run_id: str) -> RunView:
     if rec is None:
         raise ForgeError(f"There is no run '{run_id}'.", "Pick a run from the history, or start one.")
     what = " on ".join(x for x in (_short_model(rec.get("base_model")), _short_model(rec.get("dataset"))) if x)
-    return RunView(run_id=run_id, name=rec.get("name") or run_id, status=rec.get("status", "queued"), what=what)
+    return RunView(run_id=run_id, name=rec.get("name") or run_id, status=rec.get("status", "queued"), what=what,
+                   metric_keys=strategy_metric_keys(rec.get("strategy") or (rec.get("config") or {}).get("strategy")
+                                                    or "sft"))
 
 
 async def follow(run_id: str, *, poll: float = 0.2, heartbeat: float = 10.0,
@@ -878,13 +1064,17 @@ def run_detail(run_id: str) -> dict[str, Any]:
     if rec is None:
         raise ForgeError(f"There is no run '{run_id}'.", "Pick a run from the list of runs (/runs).")
     path = Path(rec.get("events_path") or run_dir(rec["id"]) / "events.jsonl")
-    view = RunView(run_id=rec["id"], name=rec.get("name") or rec["id"], status=rec.get("status", ""))
+    view = RunView(run_id=rec["id"], name=rec.get("name") or rec["id"], status=rec.get("status", ""),
+                   metric_keys=strategy_metric_keys(rec.get("strategy") or (rec.get("config") or {}).get("strategy")
+                                                    or "sft"))
     view.feed(read_all(path))
     history: dict[str, list[list[float]]] = collections.defaultdict(list)
     for step, value, series in view.loss:
         history["eval_loss" if series.endswith("eval loss") else "loss"].append([step, value])
     for step, value in view.lr:
         history["learning_rate"].append([step, value])
+    for step, value, series in view.strategy_points:
+        history[series].append([step, value])
     config_path = Path(rec.get("run_dir") or run_dir(rec["id"])) / "config.yaml"
     return {**run_summary(rec), "config": rec.get("config") or {}, "config_set": rec.get("config_set") or [],
             "resolved_config_yaml": config_path.read_text(encoding="utf-8") if config_path.is_file() else None,
