@@ -9,8 +9,9 @@ want_test=0; [ "${1:-}" = "--test" ] && want_test=1
 stamp=.venv/.modelforge-setup
 sum=$(cat requirements.txt requirements-test.txt scripts/setup.sh | sha1sum | cut -c1-12)-$want_test
 
-if [ -f "$stamp" ] && grep -q "$sum" "$stamp" 2>/dev/null; then
-  exit 0  # already set up with these requirements
+# already set up with these requirements (a test set-up also serves the app)
+if [ -f "$stamp" ] && { grep -qx "$sum" "$stamp" || { [ "$want_test" = 0 ] && grep -qx "${sum%-0}-1" "$stamp"; }; } 2>/dev/null; then
+  exit 0
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
