@@ -37,7 +37,6 @@ import json
 import os
 import random
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _child import run_child  # noqa: E402
 
 SETTINGS = dict(strategy="dpo", dataset="sample:preference_polite", per_device_train_batch_size=4, lora_r=16,
                 lora_alpha=32, lora_dropout=0.05, learning_rate=5e-5, warmup_ratio=0.0, eval_split=0.0, seed=42,
@@ -179,14 +181,8 @@ def run_side(side: str, model: str, steps: int, seq: int, home: str) -> dict:
     env = {**os.environ, "MODELFORGE_HOME": home, "HF_HUB_OFFLINE": "1", "MODELFORGE_DISABLE_TENSORBOARD": "1",
            "PYTHONWARNINGS": "ignore", "TOKENIZERS_PARALLELISM": "false",
            "OMP_NUM_THREADS": os.environ.get("BENCH_THREADS", "2")}  # the Job trains in a worker thread
-    out = subprocess.run([sys.executable, __file__, "--child", side, "--model-path", model, "--steps", str(steps),
-                          "--seq", str(seq)], env=env, capture_output=True, text=True, check=False)
-    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-    if not line:
-        sys.exit(f"{side} failed:\n{out.stderr[-3000:]}")
-    res = json.loads(line[-1][7:])
-    res["losses"] = {int(k): v for k, v in res["losses"].items()}
-    return res
+    return run_child(__file__, ["--child", side, "--model-path", model, "--steps", str(steps), "--seq", str(seq)],
+                     env, side)
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _child import run_child  # noqa: E402
 
 SETTINGS = dict(dataset="sample:pirate_persona", per_device_train_batch_size=4, max_seq_length=256, lora_r=16,
                 lora_alpha=32, lora_dropout=0.05, learning_rate=5e-4, warmup_ratio=0.0, eval_split=0.1, seed=42,
@@ -107,14 +109,7 @@ def child(side: str, model: str, steps: int) -> None:
 def run_side(side: str, model: str, steps: int, home: str) -> dict:
     env = {**os.environ, "MODELFORGE_HOME": home, "HF_HUB_OFFLINE": "1", "MODELFORGE_DISABLE_TENSORBOARD": "1",
            "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run([sys.executable, __file__, "--child", side, "--model-path", model, "--steps", str(steps)],
-                         env=env, capture_output=True, text=True, check=False)
-    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-    if not line:
-        sys.exit(f"{side} failed:\n{out.stderr[-3000:]}")
-    res = json.loads(line[-1][7:])
-    res["losses"] = {int(k): v for k, v in res["losses"].items()}
-    return res
+    return run_child(__file__, ["--child", side, "--model-path", model, "--steps", str(steps)], env, side)
 
 
 def main() -> None:

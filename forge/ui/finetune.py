@@ -19,10 +19,10 @@ import gradio as gr
 from ..config import EMBEDDED_MODEL, RunConfig, Scheduler
 from ..errors import ForgeError
 from . import views
+from .widgets import SOURCES, dataset_ref, source_visibility
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("Sample", "Upload", "Path or Hub id")
 IDLE_PING_S = 5.0
 API = {
     "train": "Start a run. config: a RunConfig as a JSON object (the keys of config.yaml); dataset_file: an "
@@ -85,15 +85,6 @@ def _auto_widget(name: str, value: Any, visible: bool = True):
     if spec["kind"] == "json":
         return gr.Textbox(value if isinstance(value, str) else "", lines=2, **kw)
     return gr.Textbox(value or "", **kw)
-
-
-def dataset_ref(source: str, sample: str | None, uploaded: dict | None, path: str | None) -> tuple[str, str | None]:
-    """The dataset reference the data widgets point at, and a display name."""
-    if source == "Upload":
-        return (uploaded or {}).get("path") or "", (uploaded or {}).get("name")
-    if source == "Path or Hub id":
-        return (path or "").strip(), None
-    return sample or "", None
 
 
 def build(ctx) -> None:
@@ -353,11 +344,7 @@ def build(ctx) -> None:
           trigger_mode="always_last", show_progress="hidden", api_visibility="private")
 
     # ---- handlers: data ---------------------------------------------------------------------
-    def on_source(src):
-        return (gr.update(visible=src == "Sample"), gr.update(visible=src == "Upload"),
-                gr.update(visible=src == "Path or Hub id"))
-
-    source.change(on_source, source, [sample, upload, path_box], api_visibility="private", show_progress="hidden")
+    source.change(source_visibility, source, [sample, upload, path_box], api_visibility="private", show_progress="hidden")
 
     def on_upload(file):
         if not file:

@@ -30,6 +30,7 @@ import gradio as gr
 
 from ..errors import ForgeError
 from . import views
+from .widgets import SOURCES, dataset_ref, source_visibility
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ API = {
     "evaluations": "Every stored evaluation on a dataset (empty: all), newest first: the records /evaluate "
                    "returns. Several models evaluated on one dataset compare side by side.",
 }
-EVAL_SOURCES = ("Sample", "Upload", "Path or Hub id")
 HEADERS = ["Name", "Kind", "Base model", "Task", "Strategy", "Created", "Size", "Train loss", "Eval loss", "Files",
            "Id"]
 KIND_LABELS = {"adapter": "LoRA adapter", "full": "full model", "merged": "merged model"}
@@ -248,11 +248,7 @@ DETAIL_PANELS: list[Callable[[Any, gr.State], Panel]] = [curves_panel, evaluatio
 
 def evaluation_dataset(source: str, sample: str | None, uploaded: str | None, path: str | None) -> str:
     """The dataset reference the Evaluate section points at (sandboxed when used)."""
-    if source == "Upload":
-        return uploaded or ""
-    if source == "Path or Hub id":
-        return (path or "").strip()
-    return sample or ""
+    return dataset_ref(source, sample, uploaded, path)[0]
 
 
 def comparison_frame(dataset: str | None):
@@ -291,7 +287,7 @@ def evaluate_section(ctx) -> None:
                                     info="A fine-tuned model, the embedded default, a Hub id (org/name) or a folder "
                                          "in models/.")
                 refresh_btn = gr.Button("↻", size="sm", scale=0, min_width=40, elem_id="mf-eval-refresh")
-            source = gr.Radio(list(EVAL_SOURCES), value="Sample", label="Dataset source", elem_id="mf-eval-source")
+            source = gr.Radio(list(SOURCES), value="Sample", label="Dataset source", elem_id="mf-eval-source")
             samples = views.sample_choices()
             sample = gr.Dropdown(samples, value=samples[0][1] if samples else None, label="Sample dataset",
                                  elem_id="mf-eval-sample")
@@ -314,11 +310,7 @@ def evaluate_section(ctx) -> None:
             with gr.Accordion("Answers of the last evaluation", open=False):
                 answers = gr.Dataframe(interactive=False, wrap=True, max_height=320, elem_id="mf-eval-answers")
 
-    def on_source(src):
-        return (gr.update(visible=src == "Sample"), gr.update(visible=src == "Upload"),
-                gr.update(visible=src == "Path or Hub id"))
-
-    source.change(on_source, source, [sample, upload, path_box], api_visibility="private", show_progress="hidden")
+    source.change(source_visibility, source, [sample, upload, path_box], api_visibility="private", show_progress="hidden")
 
     def on_upload(file):
         if not file:
