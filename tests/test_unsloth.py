@@ -225,3 +225,51 @@ def test_train_through_unsloth_and_load_back_with_huggingface(tiny_model, tmp_pa
     assert not torch.allclose(adapted, base_logits, atol=1e-3)
     # Same weights, so the same logits (looser on a GPU, where Unsloth's kernels computed them).
     assert torch.allclose(adapted, trained, atol=5e-2 if _cuda() else 1e-3), (adapted - trained).abs().max()
+
+
+@needs_unsloth
+@pytest.mark.parametrize("gpu, strategy, expected, reason", [
+    (True, "sft", "unsloth", "auto: available and supports this model"),
+    (True, "dpo", "unsloth", "auto: available and supports this model"),
+    (True, "rlhf", "huggingface", "Unsloth does not train the 'rlhf' strategy"),
+    (False, "sft", "huggingface", "no CUDA GPU found"),
+])
+def test_auto_choice_with_unsloth_installed(tmp_path, monkeypatch, gpu, strategy, expected, reason):
+    """Unsloth installed: auto takes it on a CUDA machine for the strategies it patches, and
+    huggingface otherwise, saying why. The GPU is the one thing simulated (``torch.cuda``)."""
+    import torch
+
+    monkeypatch.delenv("MODELFORGE_UNSLOTH_CPU", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    provider, why = choose_provider(RunConfig(strategy=strategy), _fake_model(tmp_path, "llama"))
+    assert provider.name == expected and reason in why, why
+
+
+@needs_training
+def test_a_job_on_auto_trains_through_unsloth_and_the_playground_loads_it(tiny_config, tiny_model):
+    """The user's path: a run with provider auto goes through Unsloth (the record and the log say
+    so and why), and the Playground loads the adapter back with plain transformers + PEFT."""
+    import torch
+
+    from forge.inference import load_model, resolve_spec, spec_from_record
+    from forge.runs import get_store
+    from forge.training import get_queue, read_all
+
+    q = get_queue()
+    rec = q.wait(q.submit(tiny_config(max_steps=12, eval_samples=0))["id"], timeout=600)
+    assert rec["status"] == "completed", rec.get("error")
+    assert rec["provider"] == "unsloth" and rec["provider_reason"] == "unsloth (auto: available and supports this model)"
+    events = read_all(rec["events_path"])
+    logs = [e["message"] for e in events if e["kind"] == "log"]
+    assert "Provider: unsloth (auto: available and supports this model)" in logs
+    assert any("FastLanguageModel" in m for m in logs) and any("applied by Unsloth" in m for m in logs)
+    losses = [e["loss"] for e in events if e["kind"] == "metrics" and "loss" in e]
+    assert len(losses) == 12 and sum(losses[-3:]) < sum(losses[:3]), losses
+
+    model_rec = next(m for m in get_store().list_models() if m["run_id"] == rec["id"])
+    tuned = load_model(spec_from_record(model_rec))
+    assert tuned.has_adapter
+    base = load_model(resolve_spec(str(tiny_model)))
+    probe = tuned.tokenizer("Ahoy there, matey!", return_tensors="pt")
+    with torch.no_grad():
+        assert not torch.allclose(tuned.model(**probe).logits, base.model(**probe).logits, atol=1e-5)
