@@ -76,6 +76,17 @@ def test_start_watch_reload_and_stop(app_url, browser, tmp_path):
     page.get_by_label("Run name", exact=True).press("Tab")
     assert "300 rows" in page.locator("#mf-data-status").inner_text(timeout=30_000)
     page.wait_for_function("!document.querySelector('#mf-start').disabled", timeout=30_000)
+
+    # a provider this machine cannot run (Unsloth is not installed here) blocks Start and says why
+    provider = page.locator("#mf-provider input")
+    for choice, note in (("unsloth", "pip install -r requirements-gpu.txt"), ("auto", "auto will use huggingface")):
+        provider.click()
+        provider.fill(choice)
+        provider.press("Enter")
+        page.wait_for_function(f"document.querySelector('#mf-provider-note')?.innerText.includes({note!r})",
+                               timeout=30_000)
+        page.wait_for_function(("" if choice == "auto" else "!") + "!document.querySelector('#mf-start').disabled",
+                               timeout=30_000)
     page.click("#mf-start")
 
     # live: status, progress, loss plot

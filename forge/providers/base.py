@@ -26,6 +26,9 @@ class ModelProvider(Protocol):
     def available(self) -> tuple[bool, str]:
         """Whether this machine can use the provider, and why not."""
 
+    def trains(self, strategy: str) -> tuple[bool, str]:
+        """Whether the provider can train this strategy on this machine, and why not."""
+
     def supports(self, resolved: ResolvedModel, config: RunConfig) -> tuple[bool, str]:
         """Whether the provider can load this model for this run, and why not."""
 

@@ -45,6 +45,9 @@ class HuggingFaceProvider:
     def available(self) -> tuple[bool, str]:
         return True, ""
 
+    def trains(self, strategy: str) -> tuple[bool, str]:
+        return True, ""  # every strategy is written against plain transformers + PEFT
+
     def supports(self, resolved: ResolvedModel, config: RunConfig) -> tuple[bool, str]:
         if (config.use_4bit or config.use_8bit) and importlib.util.find_spec("bitsandbytes") is None:
             return False, "4-bit and 8-bit loading need bitsandbytes: pip install bitsandbytes"

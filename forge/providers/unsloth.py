@@ -187,8 +187,8 @@ def torch_dtype(config: RunConfig):
 
 class UnslothProvider:
     name = "unsloth"
-    description = ("Unsloth's FastLanguageModel: fused kernels, about 2x faster LoRA/QLoRA training with "
-                   f"less memory on NVIDIA GPUs ({INSTALL_HINT})")
+    description = ("Unsloth's FastLanguageModel: fused kernels, about 2x faster training with less memory on "
+                   f"NVIDIA GPUs; trains {', '.join(GPU_STRATEGIES)} ({INSTALL_HINT})")
 
     def available(self) -> tuple[bool, str]:
         if disabled():
@@ -217,9 +217,16 @@ class UnslothProvider:
         if mtype not in SUPPORTED_MODEL_TYPES:
             return False, (f"Unsloth does not support the '{mtype or 'unknown'}' architecture "
                            f"(supported: {', '.join(SUPPORTED_MODEL_TYPES)})")
-        strategies = CPU_STRATEGIES if (cpu_allowed() and installed() and self._on_cpu()) else GPU_STRATEGIES
-        if config.strategy not in strategies:
-            return False, f"Unsloth does not train the '{config.strategy}' strategy here (it does: {', '.join(strategies)})"
+        return self.trains(config.strategy)
+
+    def strategies(self) -> tuple[str, ...]:
+        """The strategies Unsloth trains on this machine: its GPU set, or SFTTrainer only on its CPU fallback."""
+        return CPU_STRATEGIES if (cpu_allowed() and installed() and self._on_cpu()) else GPU_STRATEGIES
+
+    def trains(self, strategy: str) -> tuple[bool, str]:
+        strategies = self.strategies()
+        if strategy not in strategies:
+            return False, f"Unsloth does not train the '{strategy}' strategy here (it does: {', '.join(strategies)})"
         return True, ""
 
     def load(self, resolved: ResolvedModel, config: RunConfig) -> LoadedModel:

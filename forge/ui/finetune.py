@@ -134,6 +134,7 @@ def build(ctx) -> None:
                     form["provider"] = gr.Dropdown(views.provider_choices(), value="auto", label="Provider",
                                                    elem_id="mf-provider")
                 strategy_md = gr.Markdown(views.strategy_markdown("sft"))
+                provider_md = gr.Markdown(views.provider_markdown("auto", "sft")[1], elem_id="mf-provider-note")
                 with gr.Row():
                     form["num_train_epochs"] = gr.Number(defaults["num_train_epochs"], label="Epochs", minimum=0.01)
                     form["max_steps"] = gr.Number(defaults["max_steps"], label="Max steps", precision=0, minimum=-1,
@@ -355,7 +356,7 @@ def build(ctx) -> None:
         except Exception as e:
             return None, _friendly(e)
 
-    def validate(src, smp, upl, path, task, strategy):
+    def validate(src, smp, upl, path, task, strategy, provider):
         ref, name = dataset_ref(src, smp, upl, path)
         if not ref:
             msg = {"Upload": "Upload a dataset file.", "Path or Hub id": "Type a dataset file or Hub id."}.get(
@@ -374,6 +375,11 @@ def build(ctx) -> None:
             elif o and not o["available"]:
                 ok = False
                 text += f"\n\n⚠ Strategy **{strategy}** cannot run on this machine: {o['reason']}"
+            else:
+                provider_ok, provider_text = views.provider_markdown(provider, strategy)
+                if not provider_ok:
+                    ok = False
+                    text += f"\n\n{provider_text}"
         elif result.get("error"):
             text += "\n\n```\n" + result["error"].replace("```", "'''") + "\n```"
         rows = views.problem_rows(result)
@@ -384,17 +390,20 @@ def build(ctx) -> None:
                 pd.DataFrame(views.preview_rows(result), columns=["Prompt", "Answer"]), gr.update(interactive=ok))
 
     validate_outputs = [data_md, problems_df, preview_df, start_btn]
-    validate_inputs = [source, sample, uploaded, path_box, form["task"], form["strategy"]]
+    validate_inputs = [source, sample, uploaded, path_box, form["task"], form["strategy"], form["provider"]]
     upload.upload(on_upload, upload, [uploaded, data_md], api_visibility="private").then(
         validate, validate_inputs, validate_outputs, api_visibility="private")
     upload.clear(lambda: None, None, uploaded, api_visibility="private").then(
         validate, validate_inputs, validate_outputs, api_visibility="private")
     gr.on([source.change, sample.change, form["task"].change, path_box.submit, path_box.blur, form["strategy"].change,
-           ctx.demo.load],
+           form["provider"].change, ctx.demo.load],
           validate, validate_inputs, validate_outputs, trigger_mode="always_last", api_visibility="private",
           concurrency_limit=None)
     form["strategy"].change(lambda s: views.strategy_markdown(s, views.hardware()), form["strategy"], strategy_md,
                             api_visibility="private", show_progress="hidden")
+    gr.on([form["strategy"].change, form["provider"].change],
+          lambda s, p: views.provider_markdown(p, s)[1], [form["strategy"], form["provider"]], provider_md,
+          api_visibility="private", show_progress="hidden")
 
     strategy_fields = views.all_strategy_settings()
 

@@ -172,16 +172,15 @@ def provider_choices() -> list[tuple[str, str]]:
             for o in provider_options()]
 
 
-def unavailable_note(strategy: str, provider: str, hw=None) -> str:
-    """Why the chosen strategy or provider cannot run here (empty when both can)."""
-    notes = []
-    for o in strategy_options(hw):
-        if o["name"] == strategy and not o["available"]:
-            notes.append(f"Strategy {o['name']} cannot run on this machine: {o['reason']}")
-    for o in provider_options():
-        if o["name"] == provider and not o["available"]:
-            notes.append(f"Provider {o['name']} cannot run on this machine: {o['reason']}")
-    return "\n".join(notes)
+def provider_markdown(provider: str, strategy: str) -> tuple[bool, str]:
+    """What the form says under the provider picker, and whether Start may be pressed."""
+    from ..providers import provider_plan
+
+    try:
+        ok, text = provider_plan(provider or "auto", strategy or "sft")
+    except Exception as e:  # a broken optional install must not break the form
+        ok, text = False, f"{type(e).__name__}: {e}"
+    return ok, text if ok else f"⚠ {text}"
 
 
 def strategy_markdown(strategy: str, hw=None) -> str:
