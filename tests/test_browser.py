@@ -77,6 +77,11 @@ def test_start_watch_reload_and_stop(app_url, browser, tmp_path):
     assert "300 rows" in page.locator("#mf-data-status").inner_text(timeout=30_000)
     page.wait_for_function("!document.querySelector('#mf-start').disabled", timeout=30_000)
 
+    # optional numbers shown on the page stay empty (the run's defaults), and Start still works
+    page.get_by_text("Evaluation, logging and checkpoints").click()
+    for label in ("Max samples", "Eval every N steps", "Checkpoint every N steps", "Score every N-th evaluation"):
+        assert page.get_by_role("textbox", name=re.compile("^" + label)).input_value() == "", label
+
     # a provider this machine cannot run (Unsloth is not installed here) blocks Start and says why
     provider = page.locator("#mf-provider input")
     for choice, note in (("unsloth", "pip install -r requirements-gpu.txt"), ("auto", "auto will use huggingface")):
@@ -133,4 +138,32 @@ def test_start_watch_reload_and_stop(app_url, browser, tmp_path):
                            timeout=30_000)
     assert not errors, errors
     other.close()
+    page.close()
+
+
+def test_strategy_settings_left_empty_mean_the_trainers_defaults(app_url, browser):
+    """DPO's settings appear empty and stay out of the config until typed in; a bad number is named."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(app_url)
+    page.wait_for_function("document.querySelector('#mf-hardware')?.innerText.includes('Device')", timeout=60_000)
+    page.get_by_text("Config file and command line").click()
+    strategy = page.locator("#mf-strategy input")
+    strategy.click()
+    strategy.fill("DPO")
+    strategy.press("Enter")
+    beta = page.get_by_role("textbox", name=re.compile("^beta"))
+    beta.wait_for(timeout=30_000)
+    assert beta.input_value() == ""
+    page.wait_for_function("document.querySelector('#mf-config-yaml')?.innerText.includes('strategy: dpo')",
+                           timeout=30_000)
+    yaml_text = page.locator("#mf-config-yaml").inner_text()
+    assert re.search(r"^beta: null$", yaml_text, re.M) and re.search(r"^max_samples: null$", yaml_text, re.M)
+    beta.fill("0.25")
+    beta.press("Tab")
+    page.wait_for_function("document.querySelector('#mf-config-yaml')?.innerText.includes('beta: 0.25')",
+                           timeout=30_000)
+    beta.fill("strong")
+    beta.press("Tab")
+    page.wait_for_function("document.querySelector('.mf-error textarea')?.value"
+                           ".includes('beta: Input should be a valid number')", timeout=30_000)
     page.close()

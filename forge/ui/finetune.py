@@ -71,10 +71,12 @@ def _reward_kinds() -> list[str]:
     return list(REWARD_TYPES)
 
 
-def _auto_widget(name: str, value: Any, visible: bool = True):
+def _auto_widget(name: str, value: Any, visible: bool = True, label: str | None = None):
     """A widget for a RunConfig field the tab does not lay out by hand (from its type)."""
     spec = views.field_spec(name)
-    kw = dict(label=name, info=spec["description"] or None, visible=visible)
+    kw = dict(label=label or name, info=spec["description"] or None, visible=visible)
+    if views.blank_means_default(name):
+        return gr.Textbox(views.form_value(name, value), placeholder="default", **kw)
     if spec["kind"] == "bool":
         return gr.Checkbox(bool(value), **kw)
     if spec["kind"] in ("int", "float"):
@@ -169,17 +171,23 @@ def build(ctx) -> None:
                 with gr.Accordion("Evaluation, logging and checkpoints", open=False):
                     with gr.Row():
                         form["eval_split"] = gr.Number(defaults["eval_split"], label="Eval split", minimum=0, maximum=0.5)
-                        form["max_samples"] = gr.Number(None, label="Max samples", precision=0, minimum=1,
-                                                        info="empty: all rows")
+                        # empty means a default: text boxes, as a Gradio Number cannot be empty
+                        form["max_samples"] = gr.Textbox("", label="Max samples", placeholder="all rows",
+                                                         info="empty: all rows")
                         form["logging_steps"] = gr.Number(defaults["logging_steps"], label="Log every N steps",
                                                           precision=0, minimum=1)
                     with gr.Row():
-                        form["eval_steps"] = gr.Number(None, label="Eval every N steps", precision=0, minimum=1,
-                                                       info="empty: about 5 times a run")
-                        form["save_steps"] = gr.Number(None, label="Checkpoint every N steps", precision=0, minimum=1,
-                                                       info="empty: about 4 times a run")
+                        form["eval_steps"] = gr.Textbox("", label="Eval every N steps", placeholder="auto",
+                                                        info="empty: about 5 times a run")
+                        form["save_steps"] = gr.Textbox("", label="Checkpoint every N steps", placeholder="auto",
+                                                        info="empty: about 4 times a run")
                         form["save_total_limit"] = gr.Number(defaults["save_total_limit"], label="Checkpoints kept",
                                                              precision=0, minimum=1)
+                    with gr.Row():  # the generated-answer evaluation (ROUGE, exact match) against the base
+                        for k, label in (("eval_samples", "Answers to score"),
+                                         ("eval_max_new_tokens", "Answer length (tokens)"),
+                                         ("eval_generate_every", "Score every N-th evaluation")):
+                            form[k] = _auto_widget(k, defaults.get(k), label=label)
                     form["packing"] = gr.Checkbox(defaults["packing"], label="Packing (join short examples)")
                 with gr.Accordion("Precision and quantization", open=False):
                     with gr.Row():
@@ -223,7 +231,7 @@ def build(ctx) -> None:
                             form[k] = _auto_widget(k, defaults.get(k), visible=k in own)
                 more = [k for k in RunConfig.model_fields if k not in form and k not in ("dataset", "run_name")]
                 if more:
-                    with gr.Accordion("More settings: evaluation", open=False):
+                    with gr.Accordion("More settings", open=False):
                         for i in range(0, len(more), 2):
                             with gr.Row():
                                 for k in more[i:i + 2]:
@@ -238,7 +246,8 @@ def build(ctx) -> None:
                     config_err = gr.Textbox(label="Config problem", visible=False, interactive=False,
                                             elem_classes="mf-error")
                     extras_md = gr.Markdown("", visible=False)
-                    yaml_code = gr.Code("", language="yaml", label="config.yaml", interactive=False)
+                    yaml_code = gr.Code("", language="yaml", label="config.yaml", interactive=False,
+                                        elem_id="mf-config-yaml")
                     gr.Markdown(f"The same run from a terminal: save the config, then\n\n```\n{views.CLI_COMMAND}\n```")
 
         # ---- 4. live run -------------------------------------------------------------------

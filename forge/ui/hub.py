@@ -214,7 +214,8 @@ def build(ctx) -> None:
                 with gr.Row():
                     m_license = gr.Dropdown([("Any", "")] + [(x, x) for x in hub.LICENSES], value="", label="Licence",
                                             allow_custom_value=True)
-                    m_size = gr.Number(None, label="At most (billions of parameters)", minimum=0)
+                    m_size = gr.Number(0, label="At most (billions of parameters)", minimum=0,
+                                       info="0: any size")
                     m_search = gr.Button("Search", elem_id="mf-hub-search-models")
                 m_table = gr.Dataframe(headers=MODEL_COLUMNS, interactive=False, wrap=True, max_height=320,
                                        elem_id="mf-hub-models")

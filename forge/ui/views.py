@@ -105,8 +105,19 @@ def field_spec(name: str) -> dict[str, Any]:
     return spec
 
 
+def blank_means_default(name: str) -> bool:
+    """A number the form may leave empty (the run's or the trainer's default). Gradio's Number
+    cannot be empty (its page shows and sends 0, which for beta is a real and different value), so
+    these are text boxes on the form: empty for the default, or a number."""
+    spec = field_spec(name)
+    return (spec["kind"] in ("int", "float") and spec["optional"] and name not in PROFILE_FIELDS
+            and name != "max_steps")
+
+
 def form_value(name: str, value: Any) -> Any:
     """A config value as its form widget holds it."""
+    if blank_means_default(name):
+        return "" if value is None else str(value)
     if name == "target_modules" and isinstance(value, list):
         return ", ".join(value)
     if name == "reward_funcs":
@@ -127,7 +138,7 @@ def form_defaults(hw=None) -> dict[str, Any]:
     values["run_name"] = ""
     values["target_modules"] = "all-linear"
     values["dataset"] = "sample:pirate_persona"
-    values["max_samples"] = None
+    values["max_samples"] = ""
     return values
 
 
@@ -356,6 +367,8 @@ def form_to_config(values: dict[str, Any]) -> RunConfig:
                 continue
         if k == "max_steps" and v in (0, -1):
             v = -1
+        if isinstance(v, str) and blank_means_default(k):
+            v = v.strip()  # pydantic reads the number and names the field when it is not one
         f = RunConfig.model_fields[k]
         if field_spec(k)["kind"] == "json" and isinstance(v, str):
             try:
