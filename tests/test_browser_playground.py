@@ -45,6 +45,8 @@ def train_on_the_page(page) -> None:
     page.wait_for_function("!document.querySelector('#mf-start').disabled", timeout=30_000)
     page.click("#mf-start")
     wait_text(page, "#mf-status", "Completed", timeout=300_000)
+    # the live loss plot draws the eval loss too, a series that appears after the first train points
+    wait_text(page, "#mf-loss-plot", "eval loss", timeout=30_000)
 
 
 def set_number(page, elem_id: str, value: str) -> None:

@@ -19,7 +19,7 @@ import gradio as gr
 from ..config import EMBEDDED_MODEL, RunConfig, Scheduler
 from ..errors import ForgeError
 from . import views
-from .widgets import SOURCES, dataset_ref, source_visibility
+from .widgets import LOSS_COLORS, SOURCES, dataset_ref, series_names, series_plot, source_visibility
 
 log = logging.getLogger(__name__)
 
@@ -265,8 +265,7 @@ def build(ctx) -> None:
                                        elem_classes="mf-error", elem_id="mf-error")
                 with gr.Row():
                     loss_plot = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss",
-                                            color_map={"train loss": "#f97316", "eval loss": "#2563eb"},
-                                            height=260, elem_id="mf-loss-plot")
+                                            color_map=LOSS_COLORS, height=260, elem_id="mf-loss-plot")
                     lr_plot = gr.LinePlot(None, x="step", y="learning_rate", title="Learning rate",
                                           height=260, elem_id="mf-lr-plot")
                 # the strategy's own metrics (reward margins and accuracy, mean reward...), one color per
@@ -290,7 +289,7 @@ def build(ctx) -> None:
             detail_md = gr.Markdown("Select a run in the table.")
             with gr.Row():
                 d_loss = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss",
-                                     color_map={"train loss": "#f97316", "eval loss": "#2563eb"}, height=240)
+                                     color_map=LOSS_COLORS, height=240)
                 d_lr = gr.LinePlot(None, x="step", y="learning_rate", title="Learning rate", height=240)
             d_strategy = gr.LinePlot(None, x="step", y="value", color="series", title="Strategy metrics", height=240)
             with gr.Row():
@@ -516,6 +515,7 @@ def build(ctx) -> None:
         session = request.session_hash or ""
         idle_shown, last_done, last_yield = False, None, time.monotonic()
         plots: list[Any] = [None] * len(PLOTS)
+        series: list[list[str]] = [[] for _ in PLOTS]
 
         def keep_plots(out: list) -> list:
             # A streamed output is sent as a diff of its previous value: a skip() after a plot
@@ -525,8 +525,12 @@ def build(ctx) -> None:
             for n, i in enumerate(PLOTS):
                 if isinstance(out[i], dict) and out[i] == skip():
                     out[i] = plots[n]
-                else:
-                    plots[n] = out[i]
+                    continue
+                plots[n] = out[i]
+                names = series_names(out[i])
+                if names != series[n]:  # a new series (the first eval loss): redraw with it
+                    series[n] = names
+                    out[i] = series_plot(out[i])
             return out
 
         try:
@@ -621,8 +625,8 @@ def build(ctx) -> None:
         import yaml
 
         cfg_yaml = d["resolved_config_yaml"] or yaml.safe_dump(d["config"], sort_keys=False)
-        return [run_id, text, _frame(view.loss_frame()), _frame(view.lr_frame()), cfg_yaml, d["metrics"],
-                gr.update(open=True), _frame(view.strategy_frame())]
+        return [run_id, text, series_plot(view.loss_frame()), _frame(view.lr_frame()), cfg_yaml, d["metrics"],
+                gr.update(open=True), series_plot(view.strategy_frame())]
 
     history_df.select(on_select, None, [selected, detail_md, d_loss, d_lr, d_config, d_metrics, detail_acc,
                                         d_strategy],

@@ -30,7 +30,7 @@ import gradio as gr
 
 from ..errors import ForgeError
 from . import views
-from .widgets import SOURCES, dataset_ref, source_visibility
+from .widgets import LOSS_COLORS, SOURCES, dataset_ref, series_plot, source_visibility
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,7 @@ def header_panel(ctx, selected: gr.State) -> Panel:
 def curves_panel(ctx, selected: gr.State) -> Panel:
     with gr.Row():
         plot = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss during training",
-                           color_map={"train loss": "#f97316", "eval loss": "#2563eb"}, height=240,
-                           elem_id="mf-model-loss")
+                           color_map=LOSS_COLORS, height=240, elem_id="mf-model-loss")
         metrics = gr.JSON(label="Final metrics", max_height=260, elem_id="mf-model-metrics")
 
     def fill(d):
@@ -168,7 +167,7 @@ def curves_panel(ctx, selected: gr.State) -> Panel:
             return [None, None]
         view = d.get("_view")
         frame = view.loss_frame() if view is not None else None
-        return [frame if frame is not None and len(frame) else None, d.get("metrics") or {}]
+        return [series_plot(frame), d.get("metrics") or {}]
 
     return Panel([plot, metrics], fill)
 

@@ -743,6 +743,9 @@ class RunView:
     # the strategy's own metrics (its ``metric_keys``; every strategy's when the strategy is unknown)
     metric_keys: tuple[str, ...] | None = None
     strategy_points: list[tuple[float, float, str]] = field(default_factory=list)  # (step, value, series)
+    # loss series the run will draw (eval loss, RLHF's phases), in the frame from its first point: a
+    # streamed LinePlot keeps the colour scale of the series it first saw, so a later one stays undrawn
+    expected_loss_series: tuple[str, ...] = ()
     last_metrics: dict[str, Any] = field(default_factory=dict)
     log: collections.deque = field(default_factory=lambda: collections.deque(maxlen=LOG_LINES))
     result: dict[str, Any] | None = None
@@ -825,6 +828,8 @@ class RunView:
         for p in self.loss:
             by_series[p[2]].append(p)
         rows = [p for pts in by_series.values() for p in _thin(pts)]
+        if rows:  # an empty point (NaN, not drawn) for each series still to come
+            rows += [(rows[0][0], math.nan, name) for name in self.expected_loss_series if name not in by_series]
         return pd.DataFrame(rows, columns=["step", "loss", "series"])
 
     def strategy_frame(self):
@@ -959,9 +964,18 @@ def new_view(run_id: str) -> RunView:
     if rec is None:
         raise ForgeError(f"There is no run '{run_id}'.", "Pick a run from the history, or start one.")
     what = " on ".join(x for x in (_short_model(rec.get("base_model")), _short_model(rec.get("dataset"))) if x)
+    strategy = rec.get("strategy") or (rec.get("config") or {}).get("strategy") or "sft"
     return RunView(run_id=run_id, name=rec.get("name") or run_id, status=rec.get("status", "queued"), what=what,
-                   metric_keys=strategy_metric_keys(rec.get("strategy") or (rec.get("config") or {}).get("strategy")
-                                                    or "sft"))
+                   metric_keys=strategy_metric_keys(strategy), expected_loss_series=loss_series(rec, strategy))
+
+
+def loss_series(rec: dict[str, Any], strategy: str) -> tuple[str, ...]:
+    """The loss series a run draws: train loss, eval loss when it holds out rows; per phase for RLHF."""
+    split = (rec.get("config") or {}).get("eval_split", RunConfig.model_fields["eval_split"].default)
+    evals = bool(split)
+    if strategy == "rlhf":
+        return ("reward train loss",) + (("reward eval loss",) if evals else ()) + ("policy train loss",)
+    return ("train loss",) + (("eval loss",) if evals else ())
 
 
 async def follow(run_id: str, *, poll: float = 0.2, heartbeat: float = 10.0,

@@ -1,5 +1,6 @@
 """Widget logic shared by several tabs: the dataset source picker (a sample, an uploaded
-file, or a path / Hub id) used by the Finetune tab and the Models tab's Evaluate section."""
+file, or a path / Hub id) used by the Finetune tab and the Models tab's Evaluate section, and
+the updates of line plots with one line per series."""
 
 from __future__ import annotations
 
@@ -23,3 +24,23 @@ def dataset_ref(source: str, sample: str | None, uploaded: dict | str | None, pa
     if source == "Path or Hub id":
         return (path or "").strip(), None
     return sample or "", None
+
+
+# Loss series: train and eval, and per phase for the strategies that train in phases (RLHF).
+LOSS_COLORS = {"train loss": "#f97316", "eval loss": "#2563eb",
+               "reward train loss": "#a855f7", "reward eval loss": "#14b8a6",
+               "policy train loss": "#f97316", "policy eval loss": "#2563eb"}
+
+
+def series_names(df) -> list[str]:
+    return sorted({str(s) for s in df["series"]}) if df is not None and "series" in df else []
+
+
+def series_plot(df):
+    """A LinePlot update for a frame with a ``series`` column. Gradio's LinePlot rebuilds its chart
+    (and so its colour scale and legend) when a setting such as ``colors_in_legend`` changes, but
+    on new data only swaps the data: a series that was not in the first frame (the first eval loss
+    of a live run, another run's metrics) would never be drawn. Naming the series redraws it."""
+    if df is None or not len(df):
+        return None
+    return gr.update(value=df, colors_in_legend=series_names(df))
