@@ -92,7 +92,7 @@ def test_start_watch_reload_and_stop(app_url, browser, tmp_path):
                                timeout=30_000)
         page.wait_for_function(("" if choice == "auto" else "!") + "!document.querySelector('#mf-start').disabled",
                                timeout=30_000)
-    page.click("#mf-start")
+    page.dblclick("#mf-start")  # a double click starts one run
 
     # live: status, progress, loss plot
     page.wait_for_function("document.querySelector('#mf-status')?.innerText.includes('Training')", timeout=60_000)
@@ -136,6 +136,9 @@ def test_start_watch_reload_and_stop(app_url, browser, tmp_path):
     # the history lists the run
     page.wait_for_function("document.querySelector('#mf-history')?.innerText.includes('browser-run')",
                            timeout=30_000)
+    from forge.runs import get_store
+
+    assert [r["status"] for r in get_store().list_runs() if r.get("name") == "browser-run"] == ["stopped"]
     assert not errors, errors
     other.close()
     page.close()

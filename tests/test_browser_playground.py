@@ -113,6 +113,17 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
     assert page.locator("#mf-pg-chat [data-testid=user]").count() == 2  # the conversation goes on
     assert page.locator("#mf-pg-chat [data-testid=bot]").count() == 2
 
+    # the chat's own trash icon clears the conversation the model is given, not only the display
+    page.locator("#mf-pg-chat button[aria-label='Clear']").click()
+    page.wait_for_function("document.querySelectorAll('#mf-pg-chat [data-testid=user]').length === 0",
+                           timeout=10_000)
+    set_number(page, "mf-pg-max-new", "8")
+    page.locator("#mf-pg-input textarea").fill("Ahoy!")
+    page.click("#mf-pg-send")
+    wait_text(page, "#mf-pg-status", "Done", timeout=60_000)
+    assert page.locator("#mf-pg-chat [data-testid=user]").count() == 1
+    assert "Tell me a long story." not in text_of(page, "#mf-pg-chat")
+
     # merge on the Models tab, then download the merged model as a .zip
     page.get_by_role("tab", name="Models").click()
     page.click("#mf-model-merge")

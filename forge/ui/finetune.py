@@ -572,14 +572,26 @@ def build(ctx) -> None:
     ctx.demo.load(watch, None, live_outputs, api_visibility="private", concurrency_limit=None,
                   show_progress="hidden")
 
+    # Start may be pressed again to queue another run, but a second press within a few seconds
+    # with the same settings is a double click, not a second run.
+    last_start: dict[str, tuple[str, float]] = {}
+    DOUBLE_CLICK_S = 3.0
+
     def on_start(request: gr.Request, *vals):
         values = values_of(vals)
         _, name = dataset_ref(*vals[len(names): len(names) + 4])
+        session = request.session_hash or ""
         try:
-            rec = views.submit(views.form_to_config(values), dataset_name=name)
+            config = views.form_to_config(values)
+            key = config.model_dump_json() + (name or "")
+            previous = last_start.get(session)
+            if previous and previous[0] == key and time.monotonic() - previous[1] < DOUBLE_CLICK_S:
+                return skip(), skip()
+            last_start[session] = (key, time.monotonic())
+            rec = views.submit(config, dataset_name=name)
         except Exception as e:
             return gr.update(value=_friendly(e), visible=True), skip()
-        targets[request.session_hash or ""] = rec["id"]
+        targets[session] = rec["id"]
         return gr.update(value="", visible=False), f"… **Queued** · run `{rec['name']}`"
 
     start_btn.click(on_start, comps + data_inputs, [error_box, status_md], api_visibility="private",

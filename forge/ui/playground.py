@@ -340,8 +340,9 @@ def build(ctx) -> None:
             ev.set()
 
     stop_btn.click(on_stop, None, None, api_visibility="private", concurrency_limit=None, queue=False)
-    clear_btn.click(lambda: ([], [], [], [], ""), None, [chat, base_chat, conv, base_conv, status_md],
-                    api_visibility="private", show_progress="hidden")
+    # the Clear button and each chat's own trash icon clear both the shown and the kept conversation
+    gr.on([clear_btn.click, chat.clear, base_chat.clear], lambda: ([], [], [], [], ""), None,
+          [chat, base_chat, conv, base_conv, status_md], api_visibility="private", show_progress="hidden")
 
     # ---- API ------------------------------------------------------------------------------------------
     def generate(model: str, prompt: str = "", messages: list | None = None, settings: dict | None = None,
