@@ -170,3 +170,29 @@ def test_strategy_settings_left_empty_mean_the_trainers_defaults(app_url, browse
     page.wait_for_function("document.querySelector('.mf-error textarea')?.value"
                            ".includes('beta: Input should be a valid number')", timeout=30_000)
     page.close()
+
+
+def test_bad_settings_are_named_in_view_and_keep_start_off(app_url, browser):
+    """A fraction in a whole-number field, an empty or out-of-range number: the message names the
+    field by its label, Start stays off, and fixing the field turns Start back on."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(app_url)
+    page.wait_for_function("document.querySelector('#mf-hardware')?.innerText.includes('Device')", timeout=60_000)
+    page.wait_for_function("!document.querySelector('#mf-start').disabled", timeout=60_000)
+    error = "document.querySelector('#mf-config-error textarea')?.value || ''"
+    for label, bad, message in (("Batch size", "2.7", "Batch size (per_device_train_batch_size): Input should be "
+                                 "a valid integer, got a number with a fractional part"),
+                                ("LoRA rank", "0.4", "LoRA rank (lora_r): Input should be a valid integer"),
+                                ("Learning rate", "-1", "Learning rate (learning_rate): Input should be greater "
+                                 "than 0"),
+                                ("Sequence length", "", "Sequence length (max_seq_length): empty. Type a number.")):
+        box = page.get_by_label(label, exact=True)
+        good = box.input_value()
+        box.fill(bad)
+        box.press("Tab")
+        page.wait_for_function(f"({error}).includes({message!r})", timeout=30_000)
+        assert page.evaluate("document.querySelector('#mf-start').disabled"), label
+        box.fill(good)
+        box.press("Tab")
+        page.wait_for_function(f"!({error}) && !document.querySelector('#mf-start').disabled", timeout=30_000)
+    page.close()

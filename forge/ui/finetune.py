@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import typing
 from pathlib import Path
@@ -80,7 +81,7 @@ def _auto_widget(name: str, value: Any, visible: bool = True, label: str | None 
     if spec["kind"] == "bool":
         return gr.Checkbox(bool(value), **kw)
     if spec["kind"] in ("int", "float"):
-        return gr.Number(value, precision=0 if spec["kind"] == "int" else None, **kw)
+        return gr.Number(value, **kw)
     if spec["kind"] == "choice":
         choices = ([("default", "")] if spec["optional"] else []) + list(spec["choices"])
         return gr.Dropdown(choices, value=value if value is not None else "", **kw)
@@ -128,6 +129,9 @@ def build(ctx) -> None:
                                               max_height=300, elem_id="mf-preview")
 
             # ---- 3. settings -----------------------------------------------------------------
+            # Numbers carry no minimum, maximum or precision: Gradio would refuse an out-of-range
+            # value without naming the field, and round 2.7 to 3 (or a LoRA rank of 0.4 to 0, full
+            # fine-tuning) silently. RunConfig checks them and names the field and its range.
             with gr.Group(elem_classes="mf-section"):
                 gr.Markdown("### 3 · Settings")
                 with gr.Row():
@@ -138,51 +142,46 @@ def build(ctx) -> None:
                 strategy_md = gr.Markdown(views.strategy_markdown("sft"))
                 provider_md = gr.Markdown(views.provider_markdown("auto", "sft")[1], elem_id="mf-provider-note")
                 with gr.Row():
-                    form["num_train_epochs"] = gr.Number(defaults["num_train_epochs"], label="Epochs", minimum=0.01)
-                    form["max_steps"] = gr.Number(defaults["max_steps"], label="Max steps", precision=0, minimum=-1,
+                    form["num_train_epochs"] = gr.Number(defaults["num_train_epochs"], label="Epochs")
+                    form["max_steps"] = gr.Number(defaults["max_steps"], label="Max steps",
                                                   info="-1: run for the epochs", elem_id="mf-max-steps")
-                    form["learning_rate"] = gr.Number(defaults["learning_rate"], label="Learning rate", minimum=0)
+                    form["learning_rate"] = gr.Number(defaults["learning_rate"], label="Learning rate")
                 with gr.Row():
                     form["per_device_train_batch_size"] = gr.Number(defaults["per_device_train_batch_size"],
-                                                                    label="Batch size", precision=0, minimum=1)
-                    form["max_seq_length"] = gr.Number(defaults["max_seq_length"], label="Sequence length",
-                                                       precision=0, minimum=16)
-                    form["lora_r"] = gr.Number(defaults["lora_r"], label="LoRA rank", precision=0, minimum=0,
+                                                                    label="Batch size")
+                    form["max_seq_length"] = gr.Number(defaults["max_seq_length"], label="Sequence length")
+                    form["lora_r"] = gr.Number(defaults["lora_r"], label="LoRA rank",
                                                info="0: full fine-tuning")
                 with gr.Accordion("LoRA", open=False):
                     with gr.Row():
-                        form["lora_alpha"] = gr.Number(defaults["lora_alpha"], label="LoRA alpha", precision=0, minimum=1)
-                        form["lora_dropout"] = gr.Number(defaults["lora_dropout"], label="LoRA dropout", minimum=0)
+                        form["lora_alpha"] = gr.Number(defaults["lora_alpha"], label="LoRA alpha")
+                        form["lora_dropout"] = gr.Number(defaults["lora_dropout"], label="LoRA dropout")
                     form["target_modules"] = gr.Textbox(defaults["target_modules"], label="Target modules",
                                                         info="'all-linear' or names separated by commas (q_proj, v_proj)")
                 with gr.Accordion("Optimizer and schedule", open=False):
                     with gr.Row():
                         form["gradient_accumulation_steps"] = gr.Number(defaults["gradient_accumulation_steps"],
-                                                                        label="Gradient accumulation", precision=0,
-                                                                        minimum=1)
-                        form["warmup_ratio"] = gr.Number(defaults["warmup_ratio"], label="Warmup ratio", minimum=0,
-                                                         maximum=1)
+                                                                        label="Gradient accumulation")
+                        form["warmup_ratio"] = gr.Number(defaults["warmup_ratio"], label="Warmup ratio")
                         form["lr_scheduler_type"] = gr.Dropdown(list(typing.get_args(Scheduler)),
                                                                 value=defaults["lr_scheduler_type"], label="Scheduler")
                     with gr.Row():
-                        form["weight_decay"] = gr.Number(defaults["weight_decay"], label="Weight decay", minimum=0)
-                        form["max_grad_norm"] = gr.Number(defaults["max_grad_norm"], label="Max grad norm", minimum=0)
-                        form["seed"] = gr.Number(defaults["seed"], label="Seed", precision=0, minimum=0)
+                        form["weight_decay"] = gr.Number(defaults["weight_decay"], label="Weight decay")
+                        form["max_grad_norm"] = gr.Number(defaults["max_grad_norm"], label="Max grad norm")
+                        form["seed"] = gr.Number(defaults["seed"], label="Seed")
                 with gr.Accordion("Evaluation, logging and checkpoints", open=False):
                     with gr.Row():
-                        form["eval_split"] = gr.Number(defaults["eval_split"], label="Eval split", minimum=0, maximum=0.5)
+                        form["eval_split"] = gr.Number(defaults["eval_split"], label="Eval split")
                         # empty means a default: text boxes, as a Gradio Number cannot be empty
                         form["max_samples"] = gr.Textbox("", label="Max samples", placeholder="all rows",
                                                          info="empty: all rows")
-                        form["logging_steps"] = gr.Number(defaults["logging_steps"], label="Log every N steps",
-                                                          precision=0, minimum=1)
+                        form["logging_steps"] = gr.Number(defaults["logging_steps"], label="Log every N steps")
                     with gr.Row():
                         form["eval_steps"] = gr.Textbox("", label="Eval every N steps", placeholder="auto",
                                                         info="empty: about 5 times a run")
                         form["save_steps"] = gr.Textbox("", label="Checkpoint every N steps", placeholder="auto",
                                                         info="empty: about 4 times a run")
-                        form["save_total_limit"] = gr.Number(defaults["save_total_limit"], label="Checkpoints kept",
-                                                             precision=0, minimum=1)
+                        form["save_total_limit"] = gr.Number(defaults["save_total_limit"], label="Checkpoints kept")
                     with gr.Row():  # the generated-answer evaluation (ROUGE, exact match) against the base
                         for k, label in (("eval_samples", "Answers to score"),
                                          ("eval_max_new_tokens", "Answer length (tokens)"),
@@ -238,13 +237,14 @@ def build(ctx) -> None:
                                     form[k] = _auto_widget(k, defaults.get(k))
                 form["run_name"] = gr.Textbox("", label="Run name", placeholder="generated when empty",
                                               elem_id="mf-run-name")
+                # a setting that makes no valid config is named here, in view, and keeps Start off
+                config_err = gr.Textbox(label="Config problem", visible=False, interactive=False,
+                                        elem_classes="mf-error", elem_id="mf-config-error")
                 with gr.Accordion("Config file and command line", open=False):
                     with gr.Row():
                         load_btn = gr.UploadButton("Load config", file_types=[".yaml", ".yml", ".json"],
                                                    size="sm", elem_id="mf-load-config")
                         save_btn = gr.DownloadButton("Save config", size="sm", elem_id="mf-save-config")
-                    config_err = gr.Textbox(label="Config problem", visible=False, interactive=False,
-                                            elem_classes="mf-error")
                     extras_md = gr.Markdown("", visible=False)
                     yaml_code = gr.Code("", language="yaml", label="config.yaml", interactive=False,
                                         elem_id="mf-config-yaml")
@@ -314,6 +314,13 @@ def build(ctx) -> None:
     extras = gr.State({})
     data_inputs = [source, sample, uploaded, path_box, extras]
 
+    labels = {k: c.label for k, c in form.items() if getattr(c, "label", None) and c.label != k}
+
+    def name_fields(text: str) -> str:
+        """A config message names fields as the config does; add the form's label for each."""
+        return re.sub(r"^(\w+):", lambda m: f"{labels[m[1]]} ({m[1]}):" if m[1] in labels else m[0], text,
+                      flags=re.M)
+
     def values_of(vals: tuple) -> dict[str, Any]:
         values = {**(vals[len(names) + 4] or {}), **dict(zip(names, vals[: len(names)]))}
         ref, _ = dataset_ref(*vals[len(names): len(names) + 4])
@@ -336,20 +343,28 @@ def build(ctx) -> None:
                   + [form[f] for f in views.PROFILE_FIELDS] + [history_df],
                   api_visibility="private", concurrency_limit=None, show_progress="hidden")
 
+    # Start is on when the data is ready (validate) and the settings make a valid config (on_form)
+    data_ok, config_ok = gr.State(False), gr.State(True)
+
     def on_form(*vals):
-        values = values_of(vals)
+        values, data_ready = values_of(vals[:-1]), vals[-1]
         text, err = views.config_yaml(values)
-        try:
-            mem, warn = views.memory_estimate(values)
-        except Exception as e:
-            mem, warn = f"No estimate: {_friendly(e)}", False
+        if err:
+            err = name_fields(err)
+            mem, warn = "No estimate until the settings are fixed.", True
+        else:
+            try:
+                mem, warn = views.memory_estimate(values)
+            except Exception as e:
+                mem, warn = f"No estimate: {_friendly(e)}", False
         return (text, gr.update(value=str(views.write_config_file(text)) if text else None, interactive=bool(text)),
                 gr.update(value=err or "", visible=bool(err)),
-                gr.update(value=mem, elem_classes=["mf-warning"] if warn else ["mf-warning", "mf-ok"]))
+                gr.update(value=mem, elem_classes=["mf-warning"] if warn else ["mf-warning", "mf-ok"]),
+                not err, gr.update(interactive=bool(data_ready and not err)))
 
     gr.on([c.change for c in comps if c is not form["task"]] + [source.change, sample.change, uploaded.change,
                                                                  extras.change, ctx.demo.load],
-          on_form, comps + data_inputs, [yaml_code, save_btn, config_err, mem_md],
+          on_form, comps + data_inputs + [data_ok], [yaml_code, save_btn, config_err, mem_md, config_ok, start_btn],
           trigger_mode="always_last", show_progress="hidden", api_visibility="private")
 
     # ---- handlers: data ---------------------------------------------------------------------
@@ -364,12 +379,12 @@ def build(ctx) -> None:
         except Exception as e:
             return None, _friendly(e)
 
-    def validate(src, smp, upl, path, task, strategy, provider):
+    def validate(src, smp, upl, path, task, strategy, provider, settings_ok):
         ref, name = dataset_ref(src, smp, upl, path)
         if not ref:
             msg = {"Upload": "Upload a dataset file.", "Path or Hub id": "Type a dataset file or Hub id."}.get(
                 src, "Pick a sample dataset.")
-            return msg, gr.update(visible=False), [], gr.update(interactive=False)
+            return msg, gr.update(visible=False), [], False, gr.update(interactive=False)
         result = views.validate_dataset(ref, task, name)
         text = views.dataset_summary(result)
         ok = result["ok"]
@@ -395,10 +410,11 @@ def build(ctx) -> None:
 
         return (text, gr.update(value=pd.DataFrame(rows, columns=["Line", "Problem", "Excerpt (first 80 characters)"]),
                                 visible=bool(rows)),
-                pd.DataFrame(views.preview_rows(result), columns=["Prompt", "Answer"]), gr.update(interactive=ok))
+                pd.DataFrame(views.preview_rows(result), columns=["Prompt", "Answer"]), ok,
+                gr.update(interactive=bool(ok and settings_ok)))
 
-    validate_outputs = [data_md, problems_df, preview_df, start_btn]
-    validate_inputs = [source, sample, uploaded, path_box, form["task"], form["strategy"], form["provider"]]
+    validate_outputs = [data_md, problems_df, preview_df, data_ok, start_btn]
+    validate_inputs = [source, sample, uploaded, path_box, form["task"], form["strategy"], form["provider"], config_ok]
     upload.upload(on_upload, upload, [uploaded, data_md], api_visibility="private").then(
         validate, validate_inputs, validate_outputs, api_visibility="private")
     upload.clear(lambda: None, None, uploaded, api_visibility="private").then(
@@ -590,7 +606,7 @@ def build(ctx) -> None:
             last_start[session] = (key, time.monotonic())
             rec = views.submit(config, dataset_name=name)
         except Exception as e:
-            return gr.update(value=_friendly(e), visible=True), skip()
+            return gr.update(value=name_fields(_friendly(e)), visible=True), skip()
         targets[session] = rec["id"]
         return gr.update(value="", visible=False), f"… **Queued** · run `{rec['name']}`"
 

@@ -351,13 +351,25 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and math.isnan(v))
 
 
+def _default_text(name: str) -> str:
+    default = RunConfig.model_fields[name].default
+    if default is None and name in PROFILE_FIELDS:
+        default = PROFILE_DEFAULTS["cpu"].get(name)
+    return "" if default is None else str(default)
+
+
 def form_to_config(values: dict[str, Any]) -> RunConfig:
     """Form values (by RunConfig field name) → a validated RunConfig (ConfigError on bad fields)."""
     data: dict[str, Any] = {}
     strategy = values.get("strategy") or RunConfig.model_fields["strategy"].default
     hidden = set(all_strategy_settings()) - set(strategy_settings(strategy))
     for k, v in values.items():
-        if k not in RunConfig.model_fields or k in hidden or _blank(v):
+        if k not in RunConfig.model_fields or k in hidden:
+            continue
+        if _blank(v):
+            if field_spec(k)["kind"] in ("int", "float") and not blank_means_default(k):
+                raise ConfigError(f"{k}: empty. Type a number.",
+                                  f"The default is {_default_text(k)}." if _default_text(k) else None)
             continue
         if k == "task" and v == AUTO_TASK:
             continue
