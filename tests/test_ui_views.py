@@ -93,6 +93,14 @@ def test_form_round_trip_and_profile_defaults():
     assert cfg.target_modules == ["q_proj", "v_proj"]
     back = views.config_to_form(cfg)
     assert back["target_modules"] == "q_proj, v_proj" and back["task"] == views.AUTO_TASK
+    # settings left to their defaults come back as the form shows them: empty, or the "auto" choice
+    assert back["bnb_4bit_compute_dtype"] == "" and back["max_samples"] == "" and back["beta"] == ""
+    assert views.config_to_form(parse_config({"strategy": "dpo", "beta": 0.25}))["beta"] == "0.25"
+    for field, value, message in (("per_device_train_batch_size", 2.7, "got a number with a fractional part"),
+                                  ("learning_rate", None, "learning_rate: empty. Type a number."),
+                                  ("max_samples", "lots", "max_samples: Input should be a valid integer")):
+        text, err = views.config_yaml({**values, field: value})
+        assert text == "" and message in err, (field, err)
     # a config that leaves the batch size to the profile shows the profile's value
     assert views.config_to_form(parse_config({"max_steps": 5}))["per_device_train_batch_size"] == 4
     text, err = views.config_yaml({**values, "learning_rate": -1})

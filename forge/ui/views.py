@@ -118,6 +118,8 @@ def form_value(name: str, value: Any) -> Any:
     """A config value as its form widget holds it."""
     if blank_means_default(name):
         return "" if value is None else str(value)
+    if value is None and field_spec(name)["kind"] == "choice":
+        return ""  # the dropdown's "default"/"auto" choice
     if name == "target_modules" and isinstance(value, list):
         return ", ".join(value)
     if name == "reward_funcs":
