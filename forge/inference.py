@@ -200,7 +200,8 @@ def resolve_spec(ref: str, *, sandbox: bool = False) -> ModelSpec:
     if not ref:
         raise ModelNotFoundError("No model was chosen.", "Pick a fine-tuned model, or give a base model "
                                  f"({EMBEDDED_MODEL}, a Hub id or a folder).")
-    rec = get_store().get_model(ref)
+    store = get_store()
+    rec = store.get_model(ref) or next((m for m in store.list_models() if m.get("name") == ref), None)
     if rec is not None:
         return spec_from_record(rec)
     if catalog.is_embedded(ref):
@@ -211,6 +212,11 @@ def resolve_spec(ref: str, *, sandbox: bool = False) -> ModelSpec:
     if "/" not in ref and "\\" not in ref and ref not in (".", "..") and named.is_dir():
         p = named
     looks_local = p.is_absolute() or ref.startswith((".", "~")) or p.exists() or not catalog.HUB_ID.match(ref)
+    if looks_local and not p.exists() and "/" not in ref and "\\" not in ref and not ref.startswith((".", "~")):
+        raise ModelNotFoundError(
+            f"There is no model named '{ref}': it is not one of your fine-tuned models, nor a folder in "
+            "models/, nor a Hub id (org/name).",
+            "Pick a model from the list, or give a Hub id like HuggingFaceTB/SmolLM2-135M-Instruct.")
     if looks_local:
         p = _check_local(p if p.is_absolute() else p.resolve(), sandbox)
         if not p.is_dir():

@@ -33,9 +33,10 @@ def check_path(path: str | Path, what: str = "file", settings: Settings | None =
         # relative paths are read from the home's datasets folder (what an upload produces)
         p = s.datasets_dir / p
     if not is_allowed(p, s):
+        where = (f"Put the model folder in {s.models_dir}" if what == "model"
+                 else f"Upload the {what} on the page (or through /upload_dataset)")
         raise SandboxError(
             f"The {what} path '{path}' is outside the folders this server may read.",
-            f"Upload the {what} on the page (or through /upload_dataset), or ask the server's owner to add its "
-            "folder to MODELFORGE_ALLOWED_PATHS.",
+            f"{where}, or ask the server's owner to add its folder to MODELFORGE_ALLOWED_PATHS.",
         )
     return p.resolve()

@@ -298,6 +298,7 @@ def test_missing_files_are_flagged_not_fatal(trained_adapter):
 def test_rename_and_export_zip(trained_adapter, tmp_path):
     copy = copy_model(trained_adapter, "to-rename")
     assert models.rename(copy["id"], "  Pirate   voice ")["name"] == "Pirate voice"
+    assert inference.resolve_spec("Pirate voice", sandbox=True).model_id == copy["id"]  # by its name too
     with pytest.raises(ConfigError):
         models.rename(copy["id"], "   ")
     seen = []
@@ -326,4 +327,9 @@ def test_sandbox_for_page_references(tmp_path):
     with pytest.raises(SandboxError):
         inference.resolve_spec("/etc", sandbox=True)
     assert inference.resolve_spec("tiny-llama", sandbox=True).path.name == "tiny-llama"
+    from forge.errors import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError) as e:
+        inference.resolve_spec("no-such-model", sandbox=True)
+    assert "There is no model named 'no-such-model'" in str(e.value) and "outside" not in str(e.value)
     assert inference.resolve_spec(str(outside)).path == outside.resolve()  # trusted callers (CLI) may

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from forge.config import EMBEDDED_MODEL, parse_config
-from forge.errors import SandboxError
+from forge.errors import ConfigError, SandboxError
 from forge.training.events import EventLog
 from forge.ui import views
 
@@ -121,8 +121,12 @@ def test_model_references_from_the_page_are_sandboxed(home, tmp_path, tiny_model
     assert views.check_model_ref("org/some-model") == "org/some-model"  # a Hub id
     assert views.check_model_ref(tiny_model.name) == str(tiny_model.resolve())  # a folder of models/
     for ref in ("/etc", "../../..", str(tmp_path), "~"):
-        with pytest.raises(SandboxError):
+        with pytest.raises(SandboxError) as e:
             views.check_model_ref(ref)
+        assert "Put the model folder in" in str(e.value) and "upload" not in str(e.value).lower()
+    with pytest.raises(ConfigError) as e:  # a name that matches nothing is said so, not "outside the folders"
+        views.check_model_ref("no-such-model")
+    assert "there is no model named 'no-such-model'" in str(e.value) and "outside" not in str(e.value)
 
 
 def test_upload_is_copied_into_the_datasets_folder(home, tmp_path):

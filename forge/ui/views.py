@@ -264,6 +264,10 @@ def check_model_ref(ref: str) -> str:
         return str(check_path(named, "model"))
     if _looks_like_path(ref):
         p = Path(ref).expanduser()
+        if not p.exists() and "/" not in ref and "\\" not in ref and not ref.startswith((".", "~")):
+            raise ConfigError(f"model_name: there is no model named '{ref}': it is not a folder in models/, "
+                              "nor a Hub id (org/name).",
+                              f"Pick a model from the list, or give a Hub id like {EMBEDDED_MODEL}.")
         return str(check_path(p if p.is_absolute() else p.resolve(), "model"))
     return ref  # a Hub id
 
