@@ -111,7 +111,7 @@ def repo_id_problem(repo_id: str | None) -> str | None:
         return "Give a repository name like your-name/my-model."
     if rid.count("/") != 1:
         return (f"'{rid}' must be namespace/name: your user or organization name, a slash, then the model's "
-                f"name (for example your-name/{rid.replace('/', '-') or 'my-model'}).")
+                f"name (for example your-name/{_slug(rid.replace('/', '-')) if rid.strip('/') else 'my-model'}).")
     namespace, name = rid.split("/")
     if not namespace or not name:
         return "Both parts are needed: namespace/name, for example your-name/my-model."

@@ -11,6 +11,7 @@ import contextlib
 import http.server
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -188,6 +189,9 @@ def test_valid_repo_ids(rid):
 def test_invalid_repo_ids_say_why(rid, words):
     problem = hub.repo_id_problem(rid)
     assert problem and words in problem, problem
+    example = re.search(r"for example (\S+?)\)?\.?$", problem)
+    if example:  # the example it suggests is itself a valid name
+        assert hub.repo_id_problem(example[1]) is None, problem
     with pytest.raises(HubError, match="Invalid repository name"):
         hub.check_repo_id(rid)
 
@@ -321,6 +325,20 @@ def test_model_card_metadata_parses_with_license_dataset_and_evaluation():
     assert "## Evaluation" in text and "| rougeL | 0.2 | 0.41 |" in text and "Ahoy!" in text
     assert "/home/me/secret" not in text  # local paths stay on this machine
     assert "| 4-bit (QLoRA) |" in text or "4-bit (QLoRA)" in text
+
+
+def test_card_preview_on_the_page_follows_what_is_pushed(trained):
+    from forge.ui.hub import card_view
+
+    _, model = trained
+    adapter = card_view(model["id"], "alice/pirate", "adapter")
+    merged = card_view(model["id"], "alice/pirate-merged", "merged")
+    assert adapter.startswith("Metadata (the card's header):\n\n```yaml\n") and "library_name: peft" in adapter
+    assert 'AutoPeftModelForCausalLM.from_pretrained("alice/pirate")' in adapter
+    assert "library_name: transformers" in merged and "AutoPeftModelForCausalLM" not in merged
+    assert 'from_pretrained("alice/pirate-merged")' in merged
+    for card in (adapter, merged):  # the image is a file of the pushed repository, named, not a broken link
+        assert "](loss_curve.png)" not in card and "`loss_curve.png`, pushed with the card" in card
 
 
 def test_loss_curve_png(trained, tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import re
 
 import gradio as gr
 
@@ -165,6 +166,20 @@ Or share this machine for a while: `python app.py --share --auth user:password`.
 
 # ---- the tab ----------------------------------------------------------------------------------
 
+def card_view(model_id: str, repo_id: str | None, what: str) -> str:
+    """The card a push would write, for reading on the page: its metadata as a YAML block, and the
+    loss-curve image (a file of the pushed repository) named rather than shown."""
+    card = hub.card_preview(model_id, repo_id, what or "adapter")
+    meta = ""
+    if card.startswith("---\n"):
+        end = card.find("\n---\n", 4)
+        if end > 0:
+            meta, card = card[4:end + 1], card[end + 5:]
+    card = re.sub(r"!\[([^\]]*)\]\(loss_curve\.png\)",
+                  r"*\1: the image `loss_curve.png`, pushed with the card.*", card)
+    return (f"Metadata (the card's header):\n\n```yaml\n{meta}```\n\n" if meta else "") + card
+
+
 def build(ctx) -> None:
     if shared_without_auth():
         gr.Markdown(f"⚠️ **Warning.** {SHARE_WARNING}", elem_classes="mf-warning")
@@ -267,17 +282,26 @@ def build(ctx) -> None:
             suggestion = gr.skip()
             if not (current_repo or "").strip() or current_repo.strip().startswith("your-name/"):
                 suggestion = hub.suggest_repo_id(model_id, name or None)
-            card = hub.card_preview(model_id, current_repo, "adapter" if is_adapter else "merged")
-            return kind_update, suggestion, card, gr.update(visible=False)
+            what = (current_kind or "adapter") if is_adapter else "merged"
+            repo_id = suggestion if isinstance(suggestion, str) else current_repo
+            return kind_update, suggestion, card_view(model_id, repo_id, what), gr.update(visible=False)
         except Exception as e:
             return gr.skip(), gr.skip(), _fail(e), gr.update(visible=False)
 
+    def on_push_settings(model_id, repo_id, what):
+        """The repository name or what to push changed: the card follows, the overwrite question goes."""
+        card = "Pick a model to see its card."
+        if model_id:
+            try:
+                card = card_view(model_id, repo_id, what)
+            except Exception as e:
+                card = _fail(e)
+        return repo_markdown(repo_id), card, gr.update(visible=False)
+
     model_dd.change(on_model, [model_dd, repo, account, kind], [kind, repo, card_md, overwrite_btn],
                     api_visibility="private", show_progress="hidden")
-    repo.change(lambda r: (repo_markdown(r), gr.update(visible=False)), repo, [repo_md, overwrite_btn],
-                api_visibility="private", show_progress="hidden", trigger_mode="always_last")
-    kind.change(lambda k: gr.update(visible=False), kind, overwrite_btn, api_visibility="private",
-                show_progress="hidden")
+    gr.on([repo.change, kind.change], on_push_settings, [model_dd, repo, kind], [repo_md, card_md, overwrite_btn],
+          api_visibility="private", show_progress="hidden", trigger_mode="always_last")
     refresh_btn.click(lambda: gr.update(choices=model_choices()), None, model_dd, api_visibility="private")
     ctx.run_finished.change(lambda _: gr.update(choices=model_choices()), ctx.run_finished, model_dd,
                             api_visibility="private", show_progress="hidden")
