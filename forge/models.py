@@ -173,6 +173,24 @@ def _owned(path: Path) -> bool:
     return any(_inside(path, root.resolve()) and path.resolve() != root.resolve() for root in (s.runs_dir, s.models_dir))
 
 
+def deletion_targets(model_id: str, store: RunStore | None = None) -> list[tuple[Path, str, bool]]:
+    """What deleting a model removes: (folder, what it is, whether it is ModelForge's own to
+    remove), existing folders only. The model's folder; for a run's own model, the run's
+    checkpoints (copies of it on the way); its exported archives."""
+    from .export import export_folder
+
+    store = store or get_store()
+    rec = get_record(model_id, store)
+    folder = Path(rec.get("path") or "")
+    targets = [(folder, "its folder", None)]
+    run = store.get_run(rec.get("run_id") or "") or {}
+    if rec.get("kind") in ("adapter", "full") and run.get("run_dir") and folder.parent == Path(run["run_dir"]):
+        targets.append((Path(run["run_dir"]) / "checkpoints", "the run's checkpoints and TensorBoard logs", None))
+    targets.append((export_folder(model_id), "its exported archives", True))
+    return [(t, what, owned if owned is not None else _owned(t)) for t, what, owned in targets
+            if t.parts and t.exists()]
+
+
 def delete(model_id: str, store: RunStore | None = None, registry=None) -> dict[str, Any]:
     """Remove a model's files and its record. BusyError while something uses it."""
     store = store or get_store()
@@ -190,18 +208,8 @@ def delete(model_id: str, store: RunStore | None = None, registry=None) -> dict[
     if folder.parts:
         registry.release_folder(folder)
     removed, kept, freed = [], [], 0
-    targets = [folder]
-    run = store.get_run(rec.get("run_id") or "") or {}
-    ckpts = Path(run.get("run_dir") or "") / "checkpoints"
-    if rec.get("kind") in ("adapter", "full") and run.get("run_dir") and folder.parent == Path(run["run_dir"]):
-        targets.append(ckpts)  # the run's checkpoints are copies of this model on the way
-    from .export import export_folder
-
-    targets.append(export_folder(model_id))
-    for t in targets:
-        if not t.parts or not t.exists():
-            continue
-        if t != export_folder(model_id) and not _owned(t):
+    for t, _what, owned in deletion_targets(model_id, store):
+        if not owned:
             kept.append(str(t))
             continue
         freed += folder_size(t) or 0

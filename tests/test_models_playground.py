@@ -269,10 +269,14 @@ def test_delete_removes_files_and_record_and_refuses_while_in_use(trained_adapte
     get_store().update_run(run["id"], status="stopped")
 
     zipped = export.archive(copy["id"])
+    # what the confirmation lists is what goes, and the bytes freed add up to it
+    listed = models.deletion_targets(copy["id"])
+    assert [str(t) for t, _, _ in listed] == [str(folder), str(zipped.parent)]
+    listed_bytes = sum(models.folder_size(t) for t, _, owned in listed if owned)
     result = models.delete(copy["id"], registry=reg)
     assert not folder.exists() and not zipped.exists()
     assert get_store().get_model(copy["id"]) is None
-    assert result["freed_bytes"] > 0 and str(folder) in result["removed"]
+    assert result["freed_bytes"] == listed_bytes > 0 and result["removed"] == [str(t) for t, _, _ in listed]
     assert reg.loaded() == [], "the idle model was released before its files went"
     assert copy["id"] not in [m["id"] for m in models.list_models()]
     with pytest.raises(ModelNotFoundError):

@@ -646,7 +646,8 @@ def build(ctx) -> None:
         dur = views._clock(d["duration_s"]) if d["duration_s"] is not None else "–"
         text = (f"**{d['name']}** · `{d['id']}` · {d['status']} · {views._short_model(d['model'])} · "
                 f"{d['task'] or '–'} · {d['strategy']} · {dur}  \nDataset: `{d['dataset']}`"
-                + (f"  \nSaved to `{d['output_dir']}`" if d.get("output_dir") else "")
+                + (f"  \nSaved to `{d['output_dir']}`" + ("" if Path(d["output_dir"]).exists() else " (since deleted)")
+                   if d.get("output_dir") else "")
                 + (f"\n\n```\n{d['error']}\n```" if d.get("error") else "")
                 + "\n\n" + views.tensorboard_markdown(d.get("tensorboard_dir"))
                 + ("\n\n" + views.evaluation_markdown(d["evaluation"]) if d.get("evaluation") else ""))

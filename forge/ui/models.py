@@ -457,10 +457,11 @@ def build(ctx) -> None:
             d = models.detail(model_id)
         except Exception as e:
             return gr.update(visible=False), _friendly(e)
-        size = models.human_size(d.get("size_bytes"))
+        parts = [f"{what} `{t}` ({models.human_size(models.folder_size(t))})"
+                 for t, what, owned in models.deletion_targets(model_id) if owned]
         return (gr.update(visible=True),
-                f"Delete **{html.escape(d['name'])}**? This removes its folder `{d.get('folder')}` ({size}) and its "
-                "record. It cannot be undone.")
+                f"Delete **{html.escape(d['name'])}**? This removes {', '.join(parts) or 'no files'} and its record. "
+                "It cannot be undone.")
 
     delete_btn.click(ask_delete, selected, [confirm_box, confirm_md], api_visibility="private")
     cancel_btn.click(lambda: gr.update(visible=False), None, confirm_box, api_visibility="private")
