@@ -487,7 +487,9 @@ def build(ctx) -> None:
             cfg = load_config(file)
             return fill_form(cfg) + [gr.update(value="", visible=False)]
         except Exception as e:
-            return [gr.skip()] * (len(names) + len(data_outputs)) + [gr.update(value=_friendly(e), visible=True)]
+            # name the file as the user knows it, not by the server's temporary upload path
+            text = _friendly(e).replace(str(file), Path(str(file)).name) if file else _friendly(e)
+            return [gr.skip()] * (len(names) + len(data_outputs)) + [gr.update(value=name_fields(text), visible=True)]
 
     load_btn.upload(on_load_config, load_btn, comps + data_outputs + [config_err], api_visibility="private")
 
