@@ -343,11 +343,15 @@ def build(ctx) -> None:
                   + [form[f] for f in views.PROFILE_FIELDS] + [history_df],
                   api_visibility="private", concurrency_limit=None, show_progress="hidden")
 
-    # Start is on when the data is ready (validate) and the settings make a valid config (on_form)
+    # Start is on when the data is ready (validate) and the settings make a valid config (on_form).
+    # Each handler writes its own flag; Start is set after either, from both flags as they are then.
     data_ok, config_ok = gr.State(False), gr.State(True)
 
+    def start_state(data_ready, settings_ok):
+        return gr.update(interactive=bool(data_ready and settings_ok))
+
     def on_form(*vals):
-        values, data_ready = values_of(vals[:-1]), vals[-1]
+        values = values_of(vals)
         text, err = views.config_yaml(values)
         if err:
             err = name_fields(err)
@@ -360,12 +364,13 @@ def build(ctx) -> None:
         return (text, gr.update(value=str(views.write_config_file(text)) if text else None, interactive=bool(text)),
                 gr.update(value=err or "", visible=bool(err)),
                 gr.update(value=mem, elem_classes=["mf-warning"] if warn else ["mf-warning", "mf-ok"]),
-                not err, gr.update(interactive=bool(data_ready and not err)))
+                not err)
 
     gr.on([c.change for c in comps if c is not form["task"]] + [source.change, sample.change, uploaded.change,
                                                                  extras.change, ctx.demo.load],
-          on_form, comps + data_inputs + [data_ok], [yaml_code, save_btn, config_err, mem_md, config_ok, start_btn],
-          trigger_mode="always_last", show_progress="hidden", api_visibility="private")
+          on_form, comps + data_inputs, [yaml_code, save_btn, config_err, mem_md, config_ok],
+          trigger_mode="always_last", show_progress="hidden", api_visibility="private").then(
+        start_state, [data_ok, config_ok], start_btn, api_visibility="private", show_progress="hidden")
 
     # ---- handlers: data ---------------------------------------------------------------------
     source.change(source_visibility, source, [sample, upload, path_box], api_visibility="private", show_progress="hidden")
@@ -379,12 +384,12 @@ def build(ctx) -> None:
         except Exception as e:
             return None, _friendly(e)
 
-    def validate(src, smp, upl, path, task, strategy, provider, settings_ok):
+    def validate(src, smp, upl, path, task, strategy, provider):
         ref, name = dataset_ref(src, smp, upl, path)
         if not ref:
             msg = {"Upload": "Upload a dataset file.", "Path or Hub id": "Type a dataset file or Hub id."}.get(
                 src, "Pick a sample dataset.")
-            return msg, gr.update(visible=False), [], False, gr.update(interactive=False)
+            return msg, gr.update(visible=False), [], False
         result = views.validate_dataset(ref, task, name)
         text = views.dataset_summary(result)
         ok = result["ok"]
@@ -410,19 +415,23 @@ def build(ctx) -> None:
 
         return (text, gr.update(value=pd.DataFrame(rows, columns=["Line", "Problem", "Excerpt (first 80 characters)"]),
                                 visible=bool(rows)),
-                pd.DataFrame(views.preview_rows(result), columns=["Prompt", "Answer"]), ok,
-                gr.update(interactive=bool(ok and settings_ok)))
+                pd.DataFrame(views.preview_rows(result), columns=["Prompt", "Answer"]), ok)
 
-    validate_outputs = [data_md, problems_df, preview_df, data_ok, start_btn]
-    validate_inputs = [source, sample, uploaded, path_box, form["task"], form["strategy"], form["provider"], config_ok]
-    upload.upload(on_upload, upload, [uploaded, data_md], api_visibility="private").then(
-        validate, validate_inputs, validate_outputs, api_visibility="private")
-    upload.clear(lambda: None, None, uploaded, api_visibility="private").then(
-        validate, validate_inputs, validate_outputs, api_visibility="private")
-    gr.on([source.change, sample.change, form["task"].change, path_box.submit, path_box.blur, form["strategy"].change,
-           form["provider"].change, ctx.demo.load],
-          validate, validate_inputs, validate_outputs, trigger_mode="always_last", api_visibility="private",
-          concurrency_limit=None)
+    validate_outputs = [data_md, problems_df, preview_df, data_ok]
+    validate_inputs = [source, sample, uploaded, path_box, form["task"], form["strategy"], form["provider"]]
+
+    def then_start_state(event):
+        return event.then(start_state, [data_ok, config_ok], start_btn, api_visibility="private",
+                          show_progress="hidden")
+
+    then_start_state(upload.upload(on_upload, upload, [uploaded, data_md], api_visibility="private").then(
+        validate, validate_inputs, validate_outputs, api_visibility="private"))
+    then_start_state(upload.clear(lambda: None, None, uploaded, api_visibility="private").then(
+        validate, validate_inputs, validate_outputs, api_visibility="private"))
+    then_start_state(gr.on([source.change, sample.change, form["task"].change, path_box.submit, path_box.blur,
+                            form["strategy"].change, form["provider"].change, ctx.demo.load],
+                           validate, validate_inputs, validate_outputs, trigger_mode="always_last",
+                           api_visibility="private", concurrency_limit=None))
     form["strategy"].change(lambda s: views.strategy_markdown(s, views.hardware()), form["strategy"], strategy_md,
                             api_visibility="private", show_progress="hidden")
     gr.on([form["strategy"].change, form["provider"].change],
@@ -676,8 +685,8 @@ def build(ctx) -> None:
         gr.Info("The form now holds that run's config. Press Start training to run it again.")
         return out
 
-    use_again_btn.click(on_use_again, selected, comps + data_outputs, api_visibility="private").then(
-        validate, validate_inputs, validate_outputs, api_visibility="private")
+    then_start_state(use_again_btn.click(on_use_again, selected, comps + data_outputs, api_visibility="private").then(
+        validate, validate_inputs, validate_outputs, api_visibility="private"))
 
     # ---- API endpoints ------------------------------------------------------------------------
     async def api_train(config, dataset_file):
