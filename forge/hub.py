@@ -632,6 +632,23 @@ def _eval_results(metrics: dict, evaluation: dict | None, dataset: dict) -> list
             for k, v in values.items() if v == v and abs(v) != float("inf")]
 
 
+def _trained_config(run: dict) -> dict:
+    """The settings a run trained with: its config as the Job resolved it (profile defaults and what
+    the strategy implies, such as 4-bit for qlora), over the settings the user gave."""
+    config = dict(run.get("config") or {})
+    path = Path(run.get("run_dir") or "") / "config.yaml"
+    if run.get("run_dir") and path.is_file():
+        import yaml
+
+        try:
+            resolved = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            resolved = None
+        if isinstance(resolved, dict):
+            config.update(resolved)
+    return config
+
+
 def build_card(model: dict, run: dict | None, repo_id: str, *, kind: str, license: str | None = None,
                image: str | None = "loss_curve.png"):
     """The model card (a ``huggingface_hub.ModelCard``) of a fine-tuned model: metadata, what was
@@ -639,7 +656,7 @@ def build_card(model: dict, run: dict | None, repo_id: str, *, kind: str, licens
     from huggingface_hub import ModelCard, ModelCardData
 
     run = run or {}
-    config = run.get("config") or {}
+    config = _trained_config(run)
     base = model.get("base_model") or run.get("base_model") or config.get("model_name")
     base_id = base_hub_id(base)
     is_adapter = kind == "adapter"

@@ -327,6 +327,21 @@ def test_model_card_metadata_parses_with_license_dataset_and_evaluation():
     assert "| 4-bit (QLoRA) |" in text or "4-bit (QLoRA)" in text
 
 
+def test_card_describes_the_settings_as_trained(tmp_path):
+    """A qlora run where the user set only the strategy: 4-bit comes from the strategy, so the card
+    reads it from the run's resolved config, not from the user's settings."""
+    (tmp_path / "config.yaml").write_text("strategy: qlora\nuse_4bit: true\nuse_8bit: false\nlora_r: 16\n"
+                                          "per_device_train_batch_size: 4\n")
+    model = {"name": "m", "kind": "adapter", "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
+             "strategy": "qlora", "quantized_base": True}
+    run = {"dataset": "sample:pirate_persona", "config": {"strategy": "qlora"}, "config_set": ["strategy"],
+           "run_dir": str(tmp_path)}
+    text = str(hub.build_card(model, run, "alice/smol-qlora", kind="adapter"))
+    assert "qlora" in text.split("---")[1] and "8bit-lora" not in text
+    assert "| Quantized base | 4-bit (QLoRA) |" in text
+    assert "| use_4bit | True |" in text and "| per_device_train_batch_size | 4 |" in text
+
+
 def test_card_preview_on_the_page_follows_what_is_pushed(trained):
     from forge.ui.hub import card_view
 

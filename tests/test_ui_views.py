@@ -96,6 +96,8 @@ def test_form_round_trip_and_profile_defaults():
     # settings left to their defaults come back as the form shows them: empty, or the "auto" choice
     assert back["bnb_4bit_compute_dtype"] == "" and back["max_samples"] == "" and back["beta"] == ""
     assert views.config_to_form(parse_config({"strategy": "dpo", "beta": 0.25}))["beta"] == "0.25"
+    text, err = views.config_yaml({**values, "model_name": "no-such-model"})  # Start would refuse it: say so now
+    assert text == "" and err.startswith("model_name: there is no model named 'no-such-model'")
     for field, value, message in (("per_device_train_batch_size", 2.7, "got a number with a fractional part"),
                                   ("learning_rate", None, "learning_rate: empty. Type a number."),
                                   ("max_samples", "lots", "max_samples: Input should be a valid integer")):
@@ -225,3 +227,11 @@ def test_strategy_metrics_frame_has_a_series_per_key_and_phase():
     s = views.RunView(run_id="r5", metric_keys=views.strategy_metric_keys("sft"))
     s.feed([{"t": 1, "kind": "metrics", "step": 1, "loss": 1.0, "reward": 1.0, "phase": "train"}])
     assert s.strategy_frame().empty
+
+
+def test_phases_are_counted_from_one_in_the_log():
+    view = views.RunView(run_id="r")
+    view.feed([{"t": 0, "kind": "phase", "name": "reward", "index": 0, "total": 2},
+               {"t": 1, "kind": "phase", "name": "policy", "index": 1, "total": 2}])
+    lines = [line.split("  ", 1)[1] for line in view.log]
+    assert lines == ["Phase 1/2: reward", "Phase 2/2: policy"]

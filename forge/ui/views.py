@@ -565,10 +565,10 @@ def config_yaml(values: dict[str, Any]) -> tuple[str, str | None]:
         return "", str(e)
     try:
         model = check_model_ref(cfg.model_name)
-        if model != cfg.model_name:
-            cfg.model_name = model
-    except ForgeError:
-        pass  # refused when the run is started; the file keeps what the form says
+    except ForgeError as e:  # no such model, or a folder the page may not read: Start would refuse it
+        text = str(e)
+        return "", text if text.startswith("model_name:") else f"model_name: {text}"
+    cfg.model_name = model
     return cfg.to_yaml(), None
 
 
@@ -802,7 +802,9 @@ class RunView:
                 changed.add("progress")
             elif kind == "phase":
                 self.phase = ev.get("name", self.phase)
-                self._log(ev, f"Phase {ev.get('index', '?')}/{ev.get('total', '?')}: {self.phase}")
+                index = ev.get("index")
+                self._log(ev, f"Phase {index + 1 if isinstance(index, int) else '?'}/{ev.get('total', '?')}: "
+                              f"{self.phase}")
                 changed.update({"progress", "log"})
             elif kind == "evaluation":
                 self.evaluation = {k: v for k, v in ev.items() if k not in ("t", "kind")}
