@@ -235,3 +235,30 @@ def test_phases_are_counted_from_one_in_the_log():
                {"t": 1, "kind": "phase", "name": "policy", "index": 1, "total": 2}])
     lines = [line.split("  ", 1)[1] for line in view.log]
     assert lines == ["Phase 1/2: reward", "Phase 2/2: policy"]
+
+
+def test_live_frames_hold_every_series_the_run_will_draw_from_the_start():
+    """A streamed plot keeps the colours of the series in its first frame: every series a run will
+    draw is in the frame (NaN, not drawn) from the first point; RLHF's per phase, lr included."""
+    import math
+
+    rec = {"strategy": "rlhf", "config": {"strategy": "rlhf", "eval_split": 0.1}}
+    v = views.RunView(run_id="r6", metric_keys=views.strategy_metric_keys("rlhf"),
+                      expected=views.expected_series(rec, "rlhf"))
+    v.feed([{"t": 1, "kind": "phase", "name": "reward", "index": 0, "total": 2},
+            {"t": 1, "kind": "metrics", "step": 1, "loss": 0.7, "accuracy": 0.5, "learning_rate": 1e-4,
+             "phase": "reward"}])
+    loss, lr, strat = v.loss_frame(), v.lr_frame(), v.strategy_frame()
+    assert set(loss.series) == {"reward train loss", "reward eval loss", "policy train loss", "policy eval loss"}
+    assert set(lr.series) == {"reward learning rate", "policy learning rate"}
+    assert set(strat.series) == {"reward · accuracy", "reward · eval_accuracy", "policy · reward",
+                                 "policy · reward_std", "policy · kl"}
+    drawn = loss[loss.series == "reward train loss"].loss.tolist()
+    assert drawn == [0.7] and all(math.isnan(x) for x in loss[loss.series != "reward train loss"].loss)
+    # reusing a saved reward model: no reward phase; no eval split: no eval series
+    rec = {"strategy": "rlhf", "config": {"strategy": "rlhf", "eval_split": 0, "reward_model": "r1"}}
+    assert views.expected_series(rec, "rlhf") == {"loss": ("policy train loss",), "lr": ("policy learning rate",),
+                                                  "strategy": ("policy · reward", "policy · reward_std",
+                                                               "policy · kl")}
+    assert views.expected_series({"config": {}}, "sft") == {"loss": ("train loss", "eval loss"),
+                                                           "lr": ("learning rate",), "strategy": ()}

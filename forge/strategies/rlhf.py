@@ -77,6 +77,9 @@ class RLHFStrategy(Strategy):
                    "model by sampling answers and reinforcing those the reward model scores best (RLOO).")
     tasks = ("preference", "prompt")
     metric_keys = ("eval_accuracy", "accuracy", "reward", "reward_std", "kl")
+    # the phases of a run (the reward phase is skipped when ``reward_model`` reuses one) and the
+    # metrics each one logs, so a page can draw every series from the start
+    phase_metric_keys = {"reward": ("accuracy", "eval_accuracy"), "policy": ("reward", "reward_std", "kl")}
     settings = ("reward_model", "reward_num_train_epochs", "reward_max_steps", "reward_learning_rate",
                 "num_generations", "max_completion_length", "temperature", "beta", "max_prompt_length")
 

@@ -20,7 +20,7 @@ import gradio as gr
 from ..config import EMBEDDED_MODEL, RunConfig, Scheduler
 from ..errors import ForgeError
 from . import views
-from .widgets import LOSS_COLORS, SOURCES, dataset_ref, series_names, series_plot, source_visibility
+from .widgets import LOSS_COLORS, LR_COLORS, SOURCES, dataset_ref, series_names, series_plot, source_visibility
 
 log = logging.getLogger(__name__)
 
@@ -266,8 +266,8 @@ def build(ctx) -> None:
                 with gr.Row():
                     loss_plot = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss",
                                             color_map=LOSS_COLORS, height=260, elem_id="mf-loss-plot")
-                    lr_plot = gr.LinePlot(None, x="step", y="learning_rate", title="Learning rate",
-                                          height=260, elem_id="mf-lr-plot")
+                    lr_plot = gr.LinePlot(None, x="step", y="learning_rate", color="series", title="Learning rate",
+                                          color_map=LR_COLORS, height=260, elem_id="mf-lr-plot")
                 # the strategy's own metrics (reward margins and accuracy, mean reward...), one color per
                 # metric and phase (RLHF: the reward model's, then the policy's)
                 strategy_plot = gr.LinePlot(None, x="step", y="value", color="series", title="Strategy metrics",
@@ -290,7 +290,8 @@ def build(ctx) -> None:
             with gr.Row():
                 d_loss = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss",
                                      color_map=LOSS_COLORS, height=240)
-                d_lr = gr.LinePlot(None, x="step", y="learning_rate", title="Learning rate", height=240)
+                d_lr = gr.LinePlot(None, x="step", y="learning_rate", color="series", title="Learning rate",
+                                   color_map=LR_COLORS, height=240)
             d_strategy = gr.LinePlot(None, x="step", y="value", color="series", title="Strategy metrics", height=240)
             with gr.Row():
                 d_config = gr.Code("", language="yaml", label="Config (as trained, profile defaults filled in)",
@@ -665,7 +666,7 @@ def build(ctx) -> None:
         import yaml
 
         cfg_yaml = d["resolved_config_yaml"] or yaml.safe_dump(d["config"], sort_keys=False)
-        return [run_id, text, series_plot(view.loss_frame()), _frame(view.lr_frame()), cfg_yaml, d["metrics"],
+        return [run_id, text, series_plot(view.loss_frame()), series_plot(view.lr_frame()), cfg_yaml, d["metrics"],
                 gr.update(open=True), series_plot(view.strategy_frame())]
 
     history_df.select(on_select, None, [selected, detail_md, d_loss, d_lr, d_config, d_metrics, detail_acc,

@@ -757,13 +757,13 @@ class RunView:
     phase: str = "train"
     progress: dict[str, Any] = field(default_factory=dict)
     loss: list[tuple[float, float, str]] = field(default_factory=list)  # (step, value, series)
-    lr: list[tuple[float, float]] = field(default_factory=list)
+    lr: list[tuple[float, float, str]] = field(default_factory=list)  # (step, value, series)
     # the strategy's own metrics (its ``metric_keys``; every strategy's when the strategy is unknown)
     metric_keys: tuple[str, ...] | None = None
     strategy_points: list[tuple[float, float, str]] = field(default_factory=list)  # (step, value, series)
-    # loss series the run will draw (eval loss, RLHF's phases), in the frame from its first point: a
-    # streamed LinePlot keeps the colour scale of the series it first saw, so a later one stays undrawn
-    expected_loss_series: tuple[str, ...] = ()
+    # the series each plot will draw (eval loss, RLHF's phases), in its frame from its first point:
+    # a streamed LinePlot keeps the colour scale of the series it first saw, so a later one stays undrawn
+    expected: dict[str, tuple[str, ...]] = field(default_factory=dict)  # plot (loss, lr, strategy) → series
     last_metrics: dict[str, Any] = field(default_factory=dict)
     log: collections.deque = field(default_factory=lambda: collections.deque(maxlen=LOG_LINES))
     result: dict[str, Any] | None = None
@@ -833,7 +833,7 @@ class RunView:
         if isinstance(ev.get("eval_loss"), (int, float)):
             self.loss.append((step, float(ev["eval_loss"]), f"{prefix}eval loss"))
         if isinstance(ev.get("learning_rate"), (int, float)):
-            self.lr.append((step, float(ev["learning_rate"])))
+            self.lr.append((step, float(ev["learning_rate"]), f"{prefix}learning rate"))
         for key in self.metric_keys if self.metric_keys is not None else strategy_metric_keys():
             v = ev.get(key)
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
@@ -841,31 +841,28 @@ class RunView:
         self.last_metrics.update({k: v for k, v in ev.items() if k not in ("t", "kind")})
 
     # ---- what a page shows ---------------------------------------------------------------
-    def loss_frame(self):
+    def _series_frame(self, points: list[tuple], value: str, plot: str):
+        """(step, value, series) points as a plot's frame, thinned per series, with an empty point
+        (NaN, not drawn) for each series still to come."""
         import pandas as pd
 
         by_series: dict[str, list[tuple]] = collections.defaultdict(list)
-        for p in self.loss:
+        for p in points:
             by_series[p[2]].append(p)
         rows = [p for pts in by_series.values() for p in _thin(pts)]
-        if rows:  # an empty point (NaN, not drawn) for each series still to come
-            rows += [(rows[0][0], math.nan, name) for name in self.expected_loss_series if name not in by_series]
-        return pd.DataFrame(rows, columns=["step", "loss", "series"])
+        if rows:
+            rows += [(rows[0][0], math.nan, name) for name in self.expected.get(plot, ()) if name not in by_series]
+        return pd.DataFrame(rows, columns=["step", value, "series"])
+
+    def loss_frame(self):
+        return self._series_frame(self.loss, "loss", "loss")
 
     def strategy_frame(self):
         """The strategy's own metrics against step: one series per metric and phase."""
-        import pandas as pd
-
-        by_series: dict[str, list[tuple]] = collections.defaultdict(list)
-        for p in self.strategy_points:
-            by_series[p[2]].append(p)
-        rows = [p for pts in by_series.values() for p in _thin(pts)]
-        return pd.DataFrame(rows, columns=["step", "value", "series"])
+        return self._series_frame(self.strategy_points, "value", "strategy")
 
     def lr_frame(self):
-        import pandas as pd
-
-        return pd.DataFrame(_thin(self.lr), columns=["step", "learning_rate"])
+        return self._series_frame(self.lr, "learning_rate", "lr")
 
     def log_text(self) -> str:
         return "\n".join(self.log)
@@ -986,16 +983,27 @@ def new_view(run_id: str) -> RunView:
     what = " on ".join(x for x in (_short_model(rec.get("base_model")), _short_model(rec.get("dataset"))) if x)
     strategy = rec.get("strategy") or (rec.get("config") or {}).get("strategy") or "sft"
     return RunView(run_id=run_id, name=rec.get("name") or run_id, status=rec.get("status", "queued"), what=what,
-                   metric_keys=strategy_metric_keys(strategy), expected_loss_series=loss_series(rec, strategy))
+                   metric_keys=strategy_metric_keys(strategy), expected=expected_series(rec, strategy))
 
 
-def loss_series(rec: dict[str, Any], strategy: str) -> tuple[str, ...]:
-    """The loss series a run draws: train loss, eval loss when it holds out rows; per phase for RLHF."""
-    split = (rec.get("config") or {}).get("eval_split", RunConfig.model_fields["eval_split"].default)
-    evals = bool(split)
-    if strategy == "rlhf":
-        return ("reward train loss",) + (("reward eval loss",) if evals else ()) + ("policy train loss",)
-    return ("train loss",) + (("eval loss",) if evals else ())
+def expected_series(rec: dict[str, Any], strategy: str) -> dict[str, tuple[str, ...]]:
+    """The series a run's plots will draw: train and eval loss (eval when it holds out rows), the
+    learning rate and the strategy's metrics; per phase for a strategy that trains in phases (RLHF)."""
+    from ..strategies import STRATEGIES
+
+    config = rec.get("config") or {}
+    evals = bool(config.get("eval_split", RunConfig.model_fields["eval_split"].default))
+    phase_keys = dict(getattr(STRATEGIES.get(strategy), "phase_metric_keys", None) or {})
+    if strategy == "rlhf" and config.get("reward_model"):
+        phase_keys.pop("reward", None)  # a saved reward model is reused: no reward phase
+    phases = phase_keys or {"": strategy_metric_keys(strategy)}
+    out: dict[str, list[str]] = {"loss": [], "lr": [], "strategy": []}
+    for phase, keys in phases.items():
+        prefix = f"{phase} " if phase else ""
+        out["loss"] += [f"{prefix}train loss"] + ([f"{prefix}eval loss"] if evals else [])
+        out["lr"].append(f"{prefix}learning rate")
+        out["strategy"] += [strategy_series(k, phase or None) for k in keys if evals or not k.startswith("eval_")]
+    return {k: tuple(v) for k, v in out.items()}
 
 
 async def follow(run_id: str, *, poll: float = 0.2, heartbeat: float = 10.0,
@@ -1117,7 +1125,7 @@ def run_detail(run_id: str) -> dict[str, Any]:
     history: dict[str, list[list[float]]] = collections.defaultdict(list)
     for step, value, series in view.loss:
         history["eval_loss" if series.endswith("eval loss") else "loss"].append([step, value])
-    for step, value in view.lr:
+    for step, value, _series in view.lr:
         history["learning_rate"].append([step, value])
     for step, value, series in view.strategy_points:
         history[series].append([step, value])

@@ -30,6 +30,7 @@ def dataset_ref(source: str, sample: str | None, uploaded: dict | str | None, pa
 LOSS_COLORS = {"train loss": "#f97316", "eval loss": "#2563eb",
                "reward train loss": "#a855f7", "reward eval loss": "#14b8a6",
                "policy train loss": "#f97316", "policy eval loss": "#2563eb"}
+LR_COLORS = {"learning rate": "#f97316", "reward learning rate": "#a855f7", "policy learning rate": "#f97316"}
 
 
 def series_names(df) -> list[str]:
