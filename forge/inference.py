@@ -231,7 +231,8 @@ def resolve_spec(ref: str, *, sandbox: bool = False) -> ModelSpec:
             base = str(_check_local(Path(base), True))
         return ModelSpec(ref, r.path, f"{Path(ref).name or ref} (adapter)", True, base, kind="adapter",
                          task=_run_config(r.path).get("task"))
-    return ModelSpec(ref, r.path, ref)
+    # a local folder goes by its name (the same whether picked from the list or typed), a Hub model by its id
+    return ModelSpec(ref, r.path, (p.name or ref) if looks_local else ref)
 
 
 def _run_config(folder: Path) -> dict[str, Any]:

@@ -4,6 +4,8 @@ panel and the Finetune tab's end-of-run view."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
@@ -48,13 +50,20 @@ def test_evaluate_two_models_and_compare(client, trained_adapter, tiny_model):
     assert {"Model", "Examples", "Exact match", "F1", "Perplexity"} <= set(frame.columns)
     rows = {r["Id"]: r for r in frame.to_dict("records")}
     assert rows[tuned["id"]]["Model"] == trained_adapter["name"] and rows[tuned["id"]]["Examples"] == 3
-    assert rows[base["id"]]["Model"].startswith("tiny-llama") or "tiny-llama" in rows[base["id"]]["Model"]
+    assert rows[base["id"]]["Model"] == "tiny-llama"
+    # the same folder picked by its full path goes by the same short name, with no server path shown
+    again = client.predict(str(tiny_model), DATASET, "extractive-qa", 2, 4, api_name="/evaluate")
+    assert again["label"] == "tiny-llama"
     assert rows[tuned["id"]]["Perplexity"] != rows[base["id"]]["Perplexity"]
 
 
 def test_evaluate_refuses_bad_input(client, trained_adapter):
     with pytest.raises(AppError, match="no model|does not exist|No model"):
         client.predict("", DATASET, "", 2, 4, api_name="/evaluate")
+    for samples, new_tokens, field in ((5000, 4, "Max samples (max_samples)"), (2.6, 4, "Max samples (max_samples)"),
+                                       (2, 0, "Max new tokens (max_new_tokens)")):
+        with pytest.raises(AppError, match=re.escape(field) + ".*is not a whole number from 1 to"):
+            client.predict(trained_adapter["id"], DATASET, "", samples, new_tokens, api_name="/evaluate")
     with pytest.raises(AppError, match="(?i)outside|allowed|not allowed"):
         client.predict(trained_adapter["id"], "/etc/passwd", "", 2, 4, api_name="/evaluate")
 

@@ -266,10 +266,29 @@ def run_evaluation(model: str, dataset: str, task: str | None = None, max_sample
     model = (model or "").strip()
     if not model:
         raise ConfigError("No model was chosen.", "Pick a fine-tuned model or a base model to evaluate.")
+    max_samples = _whole_number("Max samples (max_samples)", max_samples, 20, 1, 1000)
+    max_new_tokens = _whole_number("Max new tokens (max_new_tokens)", max_new_tokens, 64, 1, 1024)
     dataset = views.check_dataset_ref(dataset)
     task = None if task in (None, "", views.AUTO_TASK) else task
-    return evaluate_model(model, dataset, task, max_samples=int(max_samples or 20),
-                          max_new_tokens=int(max_new_tokens or 64), sandbox=True, progress=progress)
+    return evaluate_model(model, dataset, task, max_samples=max_samples, max_new_tokens=max_new_tokens,
+                          sandbox=True, progress=progress)
+
+
+def _whole_number(name: str, value: Any, default: int, low: int, high: int) -> int:
+    """A count from the page or the API: empty gives the default; anything else must be a whole
+    number in range (the page's number boxes carry no limits, so this message names the field)."""
+    from ..errors import ConfigError
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (number.is_integer() and low <= number <= high):
+        raise ConfigError(f"{name}: {value!r} is not a whole number from {low} to {high}.",
+                          f"Type a whole number from {low} to {high} (default {default}).")
+    return int(number)
 
 
 def evaluate_section(ctx) -> None:
@@ -297,10 +316,10 @@ def evaluate_section(ctx) -> None:
                                   info="A file in the server's datasets/ folder, or a Hub id like org/name.")
             task = gr.Dropdown(views.task_choices(), value=views.AUTO_TASK, label="Task", elem_id="mf-eval-task")
             with gr.Row():
-                max_samples = gr.Number(20, label="Max samples", precision=0, minimum=1, maximum=1000,
-                                        elem_id="mf-eval-max-samples", info="rows answered")
-                max_new = gr.Number(64, label="Max new tokens", precision=0, minimum=1, maximum=1024,
-                                    elem_id="mf-eval-max-new")
+                # no Gradio limits: run_evaluation checks them and names the field
+                max_samples = gr.Number(20, label="Max samples", elem_id="mf-eval-max-samples",
+                                        info="rows answered, 1 to 1000")
+                max_new = gr.Number(64, label="Max new tokens", elem_id="mf-eval-max-new", info="1 to 1024")
             eval_btn = gr.Button("Evaluate", variant="primary", elem_id="mf-eval-run")
         with gr.Column(scale=3, min_width=420):
             status = gr.Markdown("", elem_id="mf-eval-status")
