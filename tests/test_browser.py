@@ -113,6 +113,11 @@ def test_start_watch_reload_and_stop(app_url, browser, tmp_path):
     page.wait_for_function("document.querySelector('#mf-status')?.innerText.includes('browser-run')",
                            timeout=30_000)
     assert "Training" in page.locator("#mf-status").inner_text()
+    # the form shows the live run's settings, not the defaults
+    page.wait_for_function("(document.querySelector('#mf-model input')?.value || '').includes('tiny-llama')",
+                           timeout=30_000)
+    assert page.get_by_label("Max steps", exact=True).input_value() == "400"
+    assert page.get_by_label("Run name", exact=True).input_value() == "browser-run"
     wait_for_step_above(page, before)
     after = progress_step(page)
     wait_for_step_above(page, after)

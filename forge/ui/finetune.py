@@ -339,10 +339,10 @@ def build(ctx) -> None:
         out.append(_history_frame())
         return out
 
-    ctx.demo.load(on_load, None,
-                  [hw_md, form["strategy"], form["provider"], form["model_name"]]
-                  + [form[f] for f in views.PROFILE_FIELDS] + [history_df],
-                  api_visibility="private", concurrency_limit=None, show_progress="hidden")
+    page_loaded = ctx.demo.load(on_load, None,
+                                [hw_md, form["strategy"], form["provider"], form["model_name"]]
+                                + [form[f] for f in views.PROFILE_FIELDS] + [history_df],
+                                api_visibility="private", concurrency_limit=None, show_progress="hidden")
 
     # Start is on when the data is ready (validate) and the settings make a valid config (on_form).
     # Each handler writes its own flag; Start is set after either, from both flags as they are then.
@@ -687,6 +687,21 @@ def build(ctx) -> None:
         return out
 
     then_start_state(use_again_btn.click(on_use_again, selected, comps + data_outputs, api_visibility="private").then(
+        validate, validate_inputs, validate_outputs, api_visibility="private"))
+
+    def on_open():
+        """A page opened (or reloaded) while a run trains shows that run's settings, not the
+        defaults, so pressing Start does not queue a different run by mistake."""
+        rid = views.find_active_run()
+        if rid:
+            try:
+                return fill_form(views.reusable_config(rid))
+            except Exception as e:  # the defaults stay; the live run still shows
+                log.warning("could not show the live run's settings: %s", e)
+        return [skip()] * (len(names) + len(data_outputs))
+
+    then_start_state(page_loaded.then(on_open, None, comps + data_outputs, api_visibility="private",
+                                      show_progress="hidden").then(
         validate, validate_inputs, validate_outputs, api_visibility="private"))
 
     # ---- API endpoints ------------------------------------------------------------------------
