@@ -25,28 +25,44 @@ def get_provider(name: str) -> ModelProvider:
     return PROVIDERS[name]()
 
 
-def provider_plan(provider: str, strategy: str) -> tuple[bool, str]:
-    """What the form says before a run: whether ``provider`` can train ``strategy`` here, and
-    which provider ``auto`` will take (the model's architecture is checked when the run starts)."""
-    if provider != "auto":
-        p = get_provider(provider)
-        ok, why = p.available()
-        if ok:
-            ok, why = p.trains(strategy)
-        return ok, (f"{p.name}: {p.description}" if ok else f"The {p.name} provider cannot run this here: {why}. "
-                    "Choose auto (or huggingface), which runs everywhere.")
+def _can_run(p: ModelProvider, strategy: str, config: RunConfig | None = None,
+             resolved: ResolvedModel | None = None) -> tuple[bool, str]:
+    """Whether provider ``p`` can train ``strategy`` here (and load ``resolved`` when given), and why not."""
+    ok, why = p.available()
+    if ok:
+        ok, why = p.trains(strategy)
+    if ok and resolved is not None and config is not None:
+        ok, why = p.supports(resolved, config)
+    return ok, why
+
+
+def _auto(strategy: str, config: RunConfig | None = None,
+          resolved: ResolvedModel | None = None) -> tuple[ModelProvider | None, list[str]]:
+    """The first fast provider (listed before huggingface) that can run this, or None with the reasons."""
     reasons = []
     for name in PROVIDERS:
         if name == "huggingface":
             continue
         p = get_provider(name)
-        ok, why = p.available()
+        ok, why = _can_run(p, strategy, config, resolved)
         if ok:
-            ok, why = p.trains(strategy)
-        if ok:
-            return True, (f"auto will use {name} when it supports the model's architecture, "
-                          "huggingface otherwise; the run's log says which ran and why.")
+            return p, reasons
         reasons.append(f"{name}: {why}")
+    return None, reasons
+
+
+def provider_plan(provider: str, strategy: str) -> tuple[bool, str]:
+    """What the form says before a run: whether ``provider`` can train ``strategy`` here, and
+    which provider ``auto`` will take (the model's architecture is checked when the run starts)."""
+    if provider != "auto":
+        p = get_provider(provider)
+        ok, why = _can_run(p, strategy)
+        return ok, (f"{p.name}: {p.description}" if ok else f"The {p.name} provider cannot run this here: {why}. "
+                    "Choose auto (or huggingface), which runs everywhere.")
+    fast, reasons = _auto(strategy)
+    if fast is not None:
+        return True, (f"auto will use {fast.name} when it supports the model's architecture, "
+                      "huggingface otherwise; the run's log says which ran and why.")
     return True, "auto will use huggingface (" + "; ".join(reasons) + ")." if reasons else "auto will use huggingface."
 
 
@@ -55,26 +71,14 @@ def choose_provider(config: RunConfig, resolved: ResolvedModel | None = None) ->
     supports the model (the fast ones are listed before huggingface), else huggingface."""
     if config.provider != "auto":
         p = get_provider(config.provider)
-        ok, why = p.available()
-        if ok:
-            ok, why = p.trains(config.strategy)
-        if ok and resolved is not None:
-            ok, why = p.supports(resolved, config)
+        ok, why = _can_run(p, config.strategy, config, resolved)
         if not ok:
             raise UnavailableError(f"provider: the {p.name} provider cannot run this here: {why}",
                                    "Choose provider auto (or huggingface), which runs everywhere.")
         return p, f"{p.name} (chosen in the config)"
-    reasons = []
-    for name in PROVIDERS:
-        if name == "huggingface":
-            continue
-        p = get_provider(name)
-        ok, why = p.available()
-        if ok and resolved is not None:
-            ok, why = p.supports(resolved, config)
-        if ok:
-            return p, f"{name} (auto: available and supports this model)"
-        reasons.append(f"{name}: {why}")
+    fast, reasons = _auto(config.strategy, config, resolved)
+    if fast is not None:
+        return fast, f"{fast.name} (auto: available and supports this model)"
     return get_provider("huggingface"), "huggingface (auto" + (f"; {'; '.join(reasons)}" if reasons else "") + ")"
 
 
