@@ -40,8 +40,10 @@ def series_names(df) -> list[str]:
 def series_plot(df):
     """A LinePlot update for a frame with a ``series`` column. Gradio's LinePlot rebuilds its chart
     (and so its colour scale and legend) when a setting such as ``colors_in_legend`` changes, but
-    on new data only swaps the data: a series that was not in the first frame (the first eval loss
-    of a live run, another run's metrics) would never be drawn. Naming the series redraws it."""
+    on new data only swaps the data: after one run's plot, another run's new series (its eval loss,
+    its metrics) would not be drawn. Naming the series rebuilds the chart. That is enough for a plot
+    filled anew on a selection; a streamed plot also gets every series from its first frame
+    (``RunView.expected``), as rebuilding it mid-stream was seen not to take."""
     if df is None or not len(df):
         return None
     return gr.update(value=df, colors_in_legend=series_names(df))
