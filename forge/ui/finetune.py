@@ -20,7 +20,8 @@ import gradio as gr
 from ..config import EMBEDDED_MODEL, RunConfig, Scheduler
 from ..errors import ForgeError
 from . import views
-from .widgets import LOSS_COLORS, LR_COLORS, SOURCES, dataset_ref, series_names, series_plot, source_visibility
+from .widgets import (LOSS_COLORS, LR_COLORS, SOURCES, dataset_ref, friendly_error, series_names, series_plot,
+                      source_visibility)
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,7 @@ API = {
 
 
 def _friendly(e: BaseException) -> str:
-    if isinstance(e, ForgeError):
-        return str(e)
-    log.exception("unexpected error on the Finetune tab")
-    return f"Something went wrong: {type(e).__name__}: {str(e)[:300]}"
+    return friendly_error(e, "the Finetune tab")
 
 
 def _frame(df):

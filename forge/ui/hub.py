@@ -16,7 +16,7 @@ import re
 import gradio as gr
 
 from .. import hub
-from ..errors import ForgeError
+from .widgets import friendly_error
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,7 @@ def share_banner() -> None:
 
 
 def _friendly(e: BaseException) -> str:
-    if isinstance(e, ForgeError):
-        return str(e)
-    log.exception("unexpected error on the Hub tab")
-    return f"Something went wrong: {type(e).__name__}: {hub._scrub(str(e), None)[:300]}"
+    return friendly_error(e, "the Hub tab", lambda text: hub._scrub(text, None))
 
 
 def _fail(e: BaseException) -> str:

@@ -30,7 +30,7 @@ import gradio as gr
 
 from ..errors import ForgeError
 from . import views
-from .widgets import LOSS_COLORS, SOURCES, dataset_ref, series_plot, source_visibility
+from .widgets import LOSS_COLORS, SOURCES, dataset_ref, friendly_error, series_plot, source_visibility
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,7 @@ KIND_LABELS = {"adapter": "LoRA adapter", "full": "full model", "merged": "merge
 
 
 def _friendly(e: BaseException) -> str:
-    if isinstance(e, ForgeError):
-        return str(e)
-    log.exception("unexpected error on the Models tab")
-    return f"Something went wrong: {type(e).__name__}: {str(e)[:300]}"
+    return friendly_error(e, "the Models tab")
 
 
 def _num(v: Any) -> str:

@@ -20,8 +20,8 @@ from typing import Any, Iterator
 import gradio as gr
 
 from ..config import EMBEDDED_MODEL
-from ..errors import ForgeError
 from . import views
+from .widgets import friendly_error
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,7 @@ API = {
 
 
 def _friendly(e: BaseException) -> str:
-    if isinstance(e, ForgeError):
-        return str(e)
-    log.exception("unexpected error on the Playground tab")
-    return f"Something went wrong: {type(e).__name__}: {str(e)[:300]}"
+    return friendly_error(e, "the Playground tab")
 
 
 # ---- plain helpers ---------------------------------------------------------------------------

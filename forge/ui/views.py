@@ -630,7 +630,7 @@ def stop(run_id: str | None = None) -> dict[str, Any]:
 
 def _model_config(ref: str) -> dict[str, Any] | None:
     """The model's config.json as a dict, without loading the model (None when unknown here)."""
-    from ..catalog import EMBEDDED_MODEL as EMB, is_embedded
+    from ..catalog import is_embedded
 
     if is_embedded(ref):
         p = get_settings().cache_dir / "embedded" / "SmolLM2-135M-Instruct" / "config.json"

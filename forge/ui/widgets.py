@@ -4,9 +4,25 @@ the updates of line plots with one line per series."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import gradio as gr
 
+from ..errors import ForgeError
+
+log = logging.getLogger(__name__)
+
 SOURCES = ("Sample", "Upload", "Path or Hub id")
+
+
+def friendly_error(e: BaseException, where: str, clean: Callable[[str], str] = str) -> str:
+    """The message a tab shows for an error: a ForgeError's own text (what is wrong and how to fix
+    it); anything else is logged with its traceback and shown briefly (``clean`` scrubs secrets)."""
+    if isinstance(e, ForgeError):
+        return str(e)
+    log.exception("unexpected error on %s", where)
+    return f"Something went wrong: {type(e).__name__}: {clean(str(e))[:300]}"
 
 
 def source_visibility(source: str):
