@@ -54,6 +54,24 @@ def share_server_reachable(timeout: float = 3.0) -> tuple[bool, str]:
         return False, f"this machine cannot reach the share server {target[0]}:{target[1]} ({e.strerror or e})"
 
 
+def report_runs() -> None:
+    """Reconcile the run store with the workers and folders at start (not on the first submit), and
+    say what was found: runs still training in their own processes, runs cut off, space freed."""
+    from forge.training import checkpoints, get_queue
+
+    queue = get_queue()
+    found = queue.reconciled
+    live = queue.active_ids()
+    if live:
+        print(f"* {len(live)} run(s) active or queued from before: {', '.join(live)} (shown on the page)", flush=True)
+    if found["interrupted"]:
+        print(f"* {len(found['interrupted'])} run(s) were cut off while no server watched them and are marked "
+              f"interrupted (resume them from the page): {', '.join(found['interrupted'])}", flush=True)
+    if found["removed"]:
+        print(f"* Removed {len(found['removed'])} half-written model or checkpoint folder(s) and temporary "
+              f"file(s), freeing {checkpoints.human_size(found['freed_bytes'])}.", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     auth = parse_auth(args.auth)
@@ -73,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     unprotected = args.share and not auth and not os.environ.get("SPACE_ID")
     os.environ[SHARE_ENV] = "1" if unprotected else "0"  # the page shows the same warning
     demo = build_app()
+    report_runs()
     demo.launch(server_name=args.host, server_port=args.port, share=share, auth=auth, root_path=args.root_path,
                 prevent_thread_lock=True, quiet=True, **launch_kwargs())
     print(f"* ModelForge is running on {demo.local_url}", flush=True)

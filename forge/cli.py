@@ -1,9 +1,13 @@
-"""The command line: the same Job the page runs, headless.
+"""The command line: the same queue and worker processes the page uses, headless.
 
-    python -m forge train CONFIG.yaml [--set key=value ...]
+    python -m forge train CONFIG.yaml [--set key=value ...] [--num-processes N] [--distributed ddp]
+                                      [--num-machines 2 --machine-rank 0 --main-process-ip IP]
+                                      [--accelerate-config FILE] [--detach]
+    python -m forge stop RUN_ID [--now]
+    python -m forge resume RUN_ID [--max-steps N] [--num-train-epochs X] [--detach]
     python -m forge runs
     python -m forge show RUN_ID
-    python -m forge config [--defaults]         print a commented config to start from
+    python -m forge config                      print a commented config to start from
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from .errors import ForgeError
@@ -64,34 +69,71 @@ def follow(events_path: str, until_done: threading.Event, out=sys.stdout) -> Non
         time.sleep(0.2)
 
 
-def cmd_train(args) -> int:
+def _settings(items: list[str] | None) -> dict[str, Any]:
+    """``--set key=value`` pairs (values read as YAML); a pair without ``=`` is an error."""
     import yaml
 
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ForgeError(f"--set {item}: write it as KEY=VALUE, for example --set max_steps=100.")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def cmd_train(args) -> int:
     from .config import load_config, parse_config
-    from .training.queue import JobQueue
     from .runs import get_store
+    from .training.queue import JobQueue
 
     config = load_config(args.config)
-    if args.set:
-        data = config.to_dict(only_set=True)
-        for item in args.set:
-            key, _, value = item.partition("=")
-            data[key.strip()] = yaml.safe_load(value)
-        config = parse_config(data)
+    overrides = _settings(args.set)
+    for key in ("num_processes", "distributed"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    if overrides:
+        config = parse_config({**config.to_dict(only_set=True), **overrides})
+    machine = {k: getattr(args, k) for k in ("num_machines", "machine_rank", "main_process_ip", "main_process_port",
+                                             "accelerate_config")}
     queue = JobQueue(get_store())
-    rec = queue.submit(config)
+    rec = queue.submit(config, launch_options=machine)
     print(f"Run {rec['id']} ({rec['name']}) — events: {rec['events_path']}")
+    return _follow_to_end(queue, rec, args.detach)
+
+
+def _follow_to_end(queue, rec: dict[str, Any], detach: bool) -> int:
+    """Print the run's events until it ends (Ctrl-C stops it at the next step, twice at once)."""
+    if detach:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            now = queue.store.get_run(rec["id"]) or {}
+            if now.get("status") != "queued" or queue.current not in (None, rec["id"]):
+                break
+            if now.get("pid"):
+                break
+            time.sleep(0.2)
+        now = queue.store.get_run(rec["id"]) or {}
+        state = "training in the background" if now.get("pid") else now.get("status", "queued")
+        print(f"Run {rec['id']} is {state}; it goes on without this command. Follow it on the page, "
+              f"or with: python -m forge show {rec['id']}")
+        return 0
     done = threading.Event()
     printer = threading.Thread(target=follow, args=(rec["events_path"], done), daemon=True)
     printer.start()
-    try:
-        final = queue.wait(rec["id"])
-    except KeyboardInterrupt:
-        print("\nStopping (Ctrl-C again to abort)...")
-        queue.stop(rec["id"])
-        final = queue.wait(rec["id"])
+    final = None
+    presses = 0
+    while final is None:
+        try:
+            final = queue.wait(rec["id"])
+        except KeyboardInterrupt:
+            presses += 1
+            print("\nStopping after the current step (Ctrl-C again to end it at once)..." if presses == 1
+                  else "\nEnding the run's processes now...")
+            queue.stop(rec["id"], now=presses > 1)
     done.set()
     printer.join()
+    queue.close()
     if final["status"] == "completed":
         m = final.get("metrics", {})
         print(f"Completed. Model saved to {final.get('output_dir')}")
@@ -99,6 +141,26 @@ def cmd_train(args) -> int:
         return 0
     print(f"Run {final['status']}: {final.get('error') or ''}".rstrip(), file=sys.stderr)
     return 0 if final["status"] == "stopped" else 1
+
+
+def cmd_stop(args) -> int:
+    from .runs import get_store
+    from .training.queue import JobQueue
+
+    queue = JobQueue(get_store())
+    print(f"Run {args.run_id}: {queue.stop(args.run_id, now=args.now)}")
+    queue.close()
+    return 0
+
+
+def cmd_resume(args) -> int:
+    from .runs import get_store
+    from .training.queue import JobQueue
+
+    queue = JobQueue(get_store())
+    rec = queue.resume(args.run_id, max_steps=args.max_steps, num_train_epochs=args.num_train_epochs)
+    print(f"Run {rec['id']} ({rec['name']}) resumes from {Path(rec['resume_from']).name}")
+    return _follow_to_end(queue, rec, args.detach)
 
 
 def _duration(rec: dict) -> str:
@@ -137,6 +199,11 @@ def cmd_show(args) -> int:
         if rec.get(k):
             print(f"  {k}: {rec[k]}")
     print(f"  duration: {_duration(rec)}")
+    from .training import checkpoints
+
+    saved = checkpoints.describe(Path(rec.get("run_dir") or "") / "checkpoints") if rec.get("run_dir") else []
+    if saved:
+        print("  checkpoints: " + ", ".join(f"{c['name']} ({c['size']})" for c in saved))
     if rec.get("metrics"):
         print("  final metrics:")
         for k, v in sorted(rec["metrics"].items()):
@@ -169,7 +236,29 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train from a YAML/JSON run config")
     t.add_argument("config")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)")
+    t.add_argument("--num-processes", dest="num_processes", type=int, help="training processes on this machine "
+                   "(default: one per GPU; 1 on a CPU)")
+    t.add_argument("--distributed", choices=("ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"),
+                   help="how several processes share the work (default ddp)")
+    t.add_argument("--num-machines", dest="num_machines", type=int, help="machines taking part (Accelerate's flag)")
+    t.add_argument("--machine-rank", dest="machine_rank", type=int, help="this machine's number, 0 on the main one")
+    t.add_argument("--main-process-ip", dest="main_process_ip", help="address of machine 0")
+    t.add_argument("--main-process-port", dest="main_process_port", type=int, help="port on machine 0 (default 29500)")
+    t.add_argument("--accelerate-config", dest="accelerate_config", metavar="FILE",
+                   help="an `accelerate config` file to launch with instead of the flags above")
+    t.add_argument("--detach", action="store_true", help="queue the run and return; it trains on in the background")
     t.set_defaults(fn=cmd_train)
+    st = sub.add_parser("stop", help="stop a run at the next step (--now: end its processes at once)")
+    st.add_argument("run_id")
+    st.add_argument("--now", action="store_true")
+    st.set_defaults(fn=cmd_stop)
+    rs = sub.add_parser("resume", help="resume a stopped, failed or interrupted run from its last checkpoint, "
+                                       "or train a finished one further")
+    rs.add_argument("run_id")
+    rs.add_argument("--max-steps", dest="max_steps", type=int, help="train until this step")
+    rs.add_argument("--num-train-epochs", dest="num_train_epochs", type=float, help="train until this many epochs")
+    rs.add_argument("--detach", action="store_true")
+    rs.set_defaults(fn=cmd_resume)
     r = sub.add_parser("runs", help="list runs")
     r.set_defaults(fn=cmd_runs)
     s = sub.add_parser("show", help="show one run with its final metrics")

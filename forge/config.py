@@ -142,6 +142,14 @@ class RunConfig(BaseModel):
     bf16: bool | None = None
     fp16: bool | None = None
 
+    # Devices: several processes start under Accelerate's launcher (one per GPU)
+    num_processes: int | None = Field(None, ge=1, le=1024, description="Training processes on this machine "
+                                      "(default: one per visible GPU; 1 on a CPU).")
+    distributed: Literal["ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"] = Field(
+        "ddp", description="How several processes share the work: ddp (a copy of the model per process), fsdp "
+                           "(weights, gradients and optimizer sharded), deepspeed_zero2 or deepspeed_zero3 "
+                           "(needs the deepspeed package).")
+
     # Logging, evaluation, checkpoints
     logging_steps: int = Field(1, ge=1)
     eval_steps: int | None = Field(None, ge=1, description="Evaluate every N steps (default: about 5 times per run).")

@@ -166,8 +166,8 @@ class MemoryEstimate:
 
 def estimate_memory(shape: ModelShape, *, lora_r: int = 16, bits: int = 32, batch_size: int = 1,
                     seq_len: int = 512, gradient_checkpointing: bool = False, reference_model: bool = False,
-                    hw: Hardware | None = None) -> MemoryEstimate:
-    """Rough peak training memory.
+                    hw: Hardware | None = None, num_processes: int = 1, distributed: str = "ddp") -> MemoryEstimate:
+    """Rough peak training memory of one process.
 
     Weights: params × bytes per weight (4, 2, 1 or 0.5 for 32/16/8/4 bits). Trainable
     parameters (all of them for full fine-tuning, about ``2·r·hidden`` per adapted linear layer
@@ -175,6 +175,8 @@ def estimate_memory(shape: ModelShape, *, lora_r: int = 16, bits: int = 32, batc
     Activations: about ``34·hidden + 5·heads·seq`` bytes per token per layer in 16 bits
     (Korthikanti et al.), scaled for fp32 and reduced to one layer's worth with gradient
     checkpointing, plus the logits (batch × seq × vocab × 4 bytes, twice for the loss).
+    Under several processes (``num_processes``) DDP keeps a whole copy in each; ZeRO-2 shards the
+    gradients and optimizer state across them; FSDP and ZeRO-3 shard the weights too.
     """
     bytes_per_weight = {32: 4.0, 16: 2.0, 8: 1.0, 4: 0.5}[bits]
     weights = shape.n_params * bytes_per_weight
@@ -186,6 +188,11 @@ def estimate_memory(shape: ModelShape, *, lora_r: int = 16, bits: int = 32, batc
         trainable = shape.n_params
     grads_master = trainable * 8.0  # fp32 weight copy + gradient
     optimizer = trainable * 8.0  # Adam moments
+    shards = max(1, num_processes)
+    if distributed in ("fsdp", "deepspeed_zero3"):
+        weights, grads_master, optimizer = weights / shards, grads_master / shards, optimizer / shards
+    elif distributed == "deepspeed_zero2":
+        grads_master, optimizer = grads_master / shards, optimizer / shards
     tokens = batch_size * seq_len
     act_per_layer = tokens * shape.hidden_size * 34 * (2 if bits == 32 and lora_r == 0 else 1)
     layers = 1 if gradient_checkpointing else shape.num_layers

@@ -3,8 +3,9 @@
 Every write goes to a temporary file that is fsynced and then renamed over the database
 (``os.replace`` is atomic), under a lock shared by threads and, through ``fcntl``, by
 processes; a crash at any moment leaves either the old or the new database, both readable.
-Runs left ``running`` or ``queued`` by a process that died are marked ``interrupted`` when
-the next process starts its queue (``forge.training.queue.mark_interrupted``).
+The store is also the queue shared by the server and the CLI: ``claim_next`` hands the oldest
+queued run to one process under that lock. Runs left ``running`` by a worker that died are
+reconciled when a process starts its queue (``forge.training.queue.reconcile``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from tinydb.storages import Storage
 
 from .settings import get_settings
 
-STATUSES = ("queued", "running", "completed", "failed", "stopped", "interrupted")
 ACTIVE = ("queued", "running")
 _thread_lock = threading.RLock()
 
@@ -118,6 +118,60 @@ class RunStore:
         with self._db() as db:
             rows = db.table("runs").all() if status is None else db.table("runs").search(Query().status == status)
         return sorted((dict(r) for r in rows), key=lambda r: r.get("created") or 0, reverse=True)
+
+    def claim_next(self, supervisor_pid: int, alive: Any) -> dict[str, Any] | None:
+        """Hand the oldest queued run to ``supervisor_pid`` (status ``running``), unless a run is
+        already training (``alive(record)`` says its worker lives). One process wins a claim."""
+        with self._db() as db:
+            t = db.table("runs")
+            rows = t.all()
+            if any(r.get("status") == "running" and alive(r) for r in rows):
+                return None
+            queued = sorted((r for r in rows if r.get("status") == "queued"),
+                            key=lambda r: r.get("queued_at") or r.get("created") or 0)
+            if not queued:
+                return None
+            fields = {"status": "running", "supervisor_pid": supervisor_pid, "pid": None, "claimed": time.time()}
+            if not queued[0].get("started"):
+                fields["started"] = time.time()
+            t.update(fields, Query().id == queued[0]["id"])
+            return t.get(Query().id == queued[0]["id"])
+
+    def claim_for_resume(self, run_id: str, statuses: tuple[str, ...], fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Update a run only while its status is one of ``statuses`` (None otherwise): two requests
+        racing for the same run, one wins."""
+        with self._db() as db:
+            t = db.table("runs")
+            rec = t.get(Query().id == run_id)
+            if rec is None or rec.get("status") not in statuses:
+                return None
+            t.update(fields, Query().id == run_id)
+            return t.get(Query().id == run_id)
+
+    def stamp(self) -> tuple:
+        """Changes whenever the database file is rewritten (cheap: one stat)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return ()
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def remove_stale_temp_files(self) -> list[str]:
+        """Temporary files of writes cut off by a process that died (named after its pid)."""
+        removed = []
+        for tmp in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            parts = tmp.name.split(".")
+            pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
+            if pid is None or pid == os.getpid():
+                continue
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                tmp.unlink(missing_ok=True)
+                removed.append(str(tmp))
+            except PermissionError:
+                pass
+        return removed
 
     def delete_run(self, run_id: str) -> None:
         with self._db() as db:

@@ -5,6 +5,10 @@
 ``MODELFORGE_DB_PATH``  the run store's TinyDB file (default ``<home>/runs.json``)
 ``MODELFORGE_ALLOWED_PATHS``  extra folders (``os.pathsep``-separated) that the page and the
                         API may read datasets and models from
+``MODELFORGE_WORKER_MEMORY_GB``  cap each training worker's address space (GiB): a run that
+                        outgrows it fails with an out-of-memory message instead of swapping
+``MODELFORGE_STANDBY_WORKER``  ``0`` turns off the worker kept started ahead of time (it holds
+                        the training libraries in memory so the next run starts sooner)
 ``HF_HUB_OFFLINE``      ``1`` means never touch the network
 """
 

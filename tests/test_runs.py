@@ -85,18 +85,3 @@ def test_killed_writer_leaves_readable_db(tmp_path):
     leftovers = [f for f in tmp_path.iterdir() if f.name.endswith(".tmp")]
     # a killed writer may leave its temporary file, never a broken database
     assert all(f.name.startswith(".db.json") for f in leftovers)
-
-
-def test_dead_process_runs_marked_interrupted(tmp_path, monkeypatch):
-    from forge.training.queue import mark_interrupted
-
-    s = RunStore(tmp_path / "db.json")
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    r1 = s.create_run({"name": "dead", "pid": dead.pid})
-    s.update_run(r1["id"], status="running")
-    r2 = s.create_run({"name": "alive", "pid": os.getppid()})
-    s.update_run(r2["id"], status="running")
-    assert mark_interrupted(s) == [r1["id"]]
-    assert s.get_run(r1["id"])["status"] == "interrupted"
-    assert s.get_run(r2["id"])["status"] == "running"

@@ -1,24 +1,31 @@
-"""EventCallback: turns the trainer's callbacks into events, and honours stop requests."""
+"""EventCallback: turns the trainer's callbacks into events, honours stop requests, and marks
+checkpoints whole once the Trainer has written them."""
 
 from __future__ import annotations
 
 import math
-import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
+from . import checkpoints
 from .events import EventLog
 
 
 class EventCallback(TrainerCallback):
-    def __init__(self, events: EventLog, stop_event: threading.Event, phase: str = "train",
-                 progress_interval: float = 0.5):
+    """``stop`` is anything with ``is_set()`` (a threading.Event, the run's StopFlag). Under several
+    processes every rank runs this callback; the ranks agree on stopping through Accelerate's
+    ``reduce`` so that all of them end at the same step, and only the writer's events reach the log."""
+
+    def __init__(self, events: EventLog, stop: Any, phase: str = "train", progress_interval: float = 0.5,
+                 world_size: int = 1):
         self.events = events
-        self.stop_event = stop_event
+        self.stop_event = stop
         self.phase = phase
         self.progress_interval = progress_interval
+        self.world_size = world_size
         self._start = 0.0
         self._last_progress = 0.0
         self._last_tokens = (0.0, 0)  # (time, tokens) at the previous measurement
@@ -26,12 +33,22 @@ class EventCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._start = time.time()
-        self._last_tokens = (self._start, 0)
-        self.events.emit("progress", phase=self.phase, step=0, max_steps=state.max_steps, epoch=0.0,
-                         elapsed=0.0, eta=None, tokens_per_second=0.0)
+        self._last_tokens = (self._start, state.num_input_tokens_seen or 0)
+        self.events.emit("progress", phase=self.phase, step=state.global_step, max_steps=state.max_steps,
+                         epoch=round(state.epoch or 0.0, 4), elapsed=0.0, eta=None, tokens_per_second=0.0)
+        self._first_step = state.global_step  # a resumed run starts past 0
+
+    def _any_rank(self, flag: bool, device: Any) -> bool:
+        """Whether ``flag`` is true on any process (every rank must call this at the same step)."""
+        if self.world_size <= 1:
+            return flag
+        import torch
+        from accelerate.utils import reduce
+
+        return bool(reduce(torch.tensor([1.0 if flag else 0.0], device=device), reduction="sum").item() > 0)
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.stop_event.is_set():
+        if self._any_rank(self.stop_event.is_set(), args.device):
             control.should_training_stop = True
         now = time.time()
         if now - self._last_progress >= self.progress_interval or state.global_step >= state.max_steps:
@@ -47,7 +64,8 @@ class EventCallback(TrainerCallback):
             self.tokens_per_second = (tokens - n0) / (now - t0)
             self._last_tokens = (now, tokens)
         step, total = state.global_step, state.max_steps
-        eta = elapsed / step * (total - step) if step and total else None
+        done = step - getattr(self, "_first_step", 0)
+        eta = elapsed / done * (total - step) if done > 0 and total else None
         self.events.emit("progress", phase=self.phase, step=step, max_steps=total,
                          epoch=round(state.epoch or 0.0, 4), elapsed=round(elapsed, 2),
                          eta=round(eta, 1) if eta is not None else None,
@@ -59,8 +77,39 @@ class EventCallback(TrainerCallback):
         clean = {k: v for k, v in logs.items() if isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v))}
         if "eval_loss" in clean:
             clean["eval_perplexity"] = math.exp(clean["eval_loss"]) if clean["eval_loss"] < 50 else float("inf")
+        memory = process_memory_gb(args.device, self.world_size)  # every rank logs at the same steps
+        if memory:
+            clean["process_memory_gb"] = memory
         clean.update(phase=self.phase, step=state.global_step, epoch=round(state.epoch or 0.0, 4))
         self.events.emit("metrics", **clean)
 
+    def on_save(self, args, state, control, **kwargs):
+        if args.should_save:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            checkpoints.mark_complete(folder)
+            self.events.emit("checkpoint", phase=self.phase, step=state.global_step, folder=str(folder))
+
     def on_train_end(self, args, state, control, **kwargs):
         self._progress(state, time.time())
+
+
+def process_memory_gb(device: Any, world_size: int) -> list[float]:
+    """Each process's memory in GiB (peak GPU memory on CUDA, resident memory on the CPU), gathered
+    from every rank through Accelerate; empty where the machine does not report it."""
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda":
+        value = torch.cuda.max_memory_allocated(device) / 1024**3
+    else:
+        try:
+            with open("/proc/self/statm", encoding="ascii") as f:
+                import os
+
+                value = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024**3
+        except (OSError, ValueError, IndexError):
+            return []
+    if world_size <= 1:
+        return [round(value, 3)]
+    from accelerate.utils import gather
+
+    return [round(float(v), 3) for v in gather(torch.tensor([value], device=device)).tolist()]

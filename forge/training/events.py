@@ -15,7 +15,11 @@ Event kinds (every event has ``t``, the Unix time, and ``kind``):
 ``phase``     ``name``, ``index``, ``total``: a run with several stages (RLHF) starts a new one
 ``evaluation`` ``metrics`` (task metrics of the fine-tuned model), ``base_metrics`` (of its base),
               ``samples`` (``prompt``, ``reference``, ``before``, ``after``), ``n``, ``seconds``
+``checkpoint`` ``step``, ``folder``, ``phase``: a whole checkpoint was written (it can be resumed from)
 ``result``    ``status``, ``metrics`` (final), ``output_dir``, ``error``
+
+A run that is resumed appends ``status`` ``queued`` with ``resume_step`` (the checkpoint's step)
+after its earlier ``result``: readers drop the points logged after that step and follow on.
 """
 
 from __future__ import annotations
@@ -33,14 +37,53 @@ class EventLog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._checked = False
 
     def emit(self, kind: str, **data: Any) -> dict[str, Any]:
         event = {"t": round(time.time(), 3), "kind": kind, **data}
         line = json.dumps(event, ensure_ascii=False, default=_jsonable) + "\n"
-        with self._lock, open(self.path, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
+        with self._lock:
+            if not self._checked:
+                repair_torn_tail(self.path)
+                self._checked = True
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
         return event
+
+
+class NullLog:
+    """The event log as the ranks other than the writer see it: they write nothing."""
+
+    def emit(self, kind: str, **data: Any) -> dict[str, Any]:
+        return {"kind": kind, **data}
+
+
+def repair_torn_tail(path: str | Path) -> bool:
+    """Cut a last line left unfinished by a process that died mid-write (or a full disk), so the
+    next event starts on a line of its own. Returns whether anything was cut."""
+    try:
+        with open(path, "rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return False
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return False
+            keep = 0
+            pos = size
+            while pos > 0 and not keep:
+                step = min(65536, pos)
+                pos -= step
+                f.seek(pos)
+                chunk = f.read(step)
+                nl = chunk.rfind(b"\n")
+                if nl >= 0:
+                    keep = pos + nl + 1
+            f.truncate(keep)
+            return True
+    except FileNotFoundError:
+        return False
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,8 +1,11 @@
 """The Job: runs one RunConfig from start to saved artefacts, writing its event log.
 
 catalog.resolve → data.load+validate (before any model loads) → provider.load →
-strategy.build_trainer → trainer.train(callbacks=[EventCallback]) → save adapter/model,
-tokenizer, chat template and config → record final metrics.
+strategy.build_trainer → trainer.train(callbacks=[EventCallback], resume_from_checkpoint=...)
+→ save adapter/model, tokenizer, chat template and config → record final metrics.
+
+A Job runs inside a worker process (``forge.training.worker``), once per process when
+Accelerate launches several: only the writer (rank 0) writes events, saves and records.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -21,15 +23,46 @@ from ..errors import ConfigError, ForgeError
 from ..hardware import free_memory
 from ..runs import RunStore
 from ..settings import get_settings
-from .events import EventLog
+from . import checkpoints
+from .events import EventLog, NullLog
 
 log = logging.getLogger(__name__)
 
-FINAL_KEYS = ("loss", "eval_loss", "eval_perplexity", "train_loss", "train_runtime", "train_samples_per_second")
-
-
 def run_dir(run_id: str) -> Path:
     return get_settings().runs_dir / run_id
+
+
+class StopFlag:
+    """A run's stop request: a file in its folder, so the server, the CLI and every rank of the
+    worker see the same request (``set`` touches it, ``is_set`` looks for it)."""
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / "STOP"
+        self._seen = False
+
+    def set(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch()
+
+    def is_set(self) -> bool:
+        self._seen = self._seen or self.path.exists()
+        return self._seen
+
+    def clear(self) -> None:
+        self._seen = False
+        self.path.unlink(missing_ok=True)
+
+
+def dist_info() -> tuple[int, int]:
+    """(rank, world size) of this process under Accelerate's launcher; (0, 1) alone."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+class _NullStore:
+    """The run store as the ranks other than the writer see it: they record nothing."""
+
+    def __getattr__(self, name):
+        return lambda *a, **k: None
 
 
 def final_metrics(log_history: list[dict[str, Any]]) -> dict[str, float]:
@@ -48,15 +81,19 @@ def final_metrics(log_history: list[dict[str, Any]]) -> dict[str, float]:
 
 class Job:
     def __init__(self, run_id: str, config: RunConfig, store: RunStore, *, sandbox: bool = False,
-                 dataset_name: str | None = None):
+                 dataset_name: str | None = None, resume_from: str | Path | None = None,
+                 folder: str | Path | None = None):
         self.run_id = run_id
         self.config = config
-        self.store = store
+        self.rank, self.world_size = dist_info()
+        self.writer = self.rank == 0
+        self.store = store if self.writer else _NullStore()
         self.sandbox = sandbox
         self.dataset_name = dataset_name
-        self.dir = run_dir(run_id)
-        self.events = EventLog(self.dir / "events.jsonl")
-        self.stop_event = threading.Event()
+        self.resume_from = Path(resume_from) if resume_from else None
+        self.dir = Path(folder) if folder else run_dir(run_id)
+        self.events = EventLog(self.dir / "events.jsonl") if self.writer else NullLog()
+        self.stop_event = StopFlag(self.dir)
         self.status = "queued"
         self._base_loader = None
 
@@ -67,7 +104,8 @@ class Job:
 
     def log(self, message: str, level: str = "info") -> None:
         self.events.emit("log", level=level, message=message)
-        log.log(logging.WARNING if level == "warning" else logging.INFO, "[%s] %s", self.run_id, message)
+        if self.writer:
+            log.log(logging.WARNING if level == "warning" else logging.INFO, "[%s] %s", self.run_id, message)
 
     def _status(self, status: str, message: str = "", **fields: Any) -> None:
         self.status = status
@@ -77,14 +115,18 @@ class Job:
     # ---- the run -------------------------------------------------------------------------
     def run(self) -> str:
         """Run to the end; returns the final status. Never raises."""
-        self._status("running", "Run started", started=time.time(), pid=os.getpid())
+        self._status("running", "Run resumed" if self.resume_from else "Run started", worker_pid=os.getpid(),
+                     **({} if self.resume_from else {"started": time.time()}))
         trainer = loaded = None
         try:
             trainer, loaded, ctx = self._prepare()
             if self.stop_event.is_set():
                 raise _Stopped()
-            self.log(f"Training: {len(ctx.train_rows)} training rows, {len(ctx.eval_rows)} evaluation rows.")
-            trainer.train()
+            self.log(f"Training: {len(ctx.train_rows)} training rows, {len(ctx.eval_rows)} evaluation rows"
+                     + (f", on {self.world_size} processes." if self.world_size > 1 else "."))
+            if self.resume_from:
+                self.log(f"Resuming from {self.resume_from.name}: model, optimizer, scheduler and random state.")
+            trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
             status = "stopped" if self.stop_event.is_set() else "completed"
             evaluated = [h["step"] for h in trainer.state.log_history if "eval_loss" in h]
             if (ctx.eval_rows and status == "completed" and getattr(trainer, "eval_dataset", None) is not None
@@ -97,6 +139,8 @@ class Job:
                 metrics.update(self._evaluate(trainer, ctx))
             out = self._save(trainer, loaded, ctx)
             metrics.update({k: v for k, v in ctx.extras.get("metrics", {}).items()})
+            if not self.writer:
+                return status
             message = "Run stopped; the model trained so far was saved." if status == "stopped" else "Run completed."
             self.log(message + f" Saved to {out}")
             self._status(status, message, finished=time.time(), metrics=metrics, output_dir=str(out))
@@ -107,13 +151,9 @@ class Job:
             self.events.emit("result", status="stopped", metrics={}, output_dir=None, error=None)
             return "stopped"
         except BaseException as e:  # noqa: BLE001 — every failure must reach the record
-            if isinstance(e, ForgeError):
-                message = str(e)
-            elif isinstance(e, MemoryError) or "out of memory" in str(e).lower():
-                message = ("Training ran out of memory. Lower the batch size or the sequence length, use LoRA "
-                           "instead of full fine-tuning, or 4-bit quantization (qlora).")
-            else:
-                message = f"Training failed: {type(e).__name__}: {str(e)[:500]}"
+            message = failure_message(e)
+            if trainer is not None and not isinstance(e, ForgeError):
+                message += " " + checkpoints.last_good_text(self.dir / "checkpoints")
             self.events.emit("log", level="error", message=message, traceback=traceback.format_exc())
             if isinstance(e, ForgeError):
                 log.info("run %s failed: %s", self.run_id, e.message)
@@ -133,8 +173,6 @@ class Job:
         from ..hardware import detect, estimate_memory, profile_defaults, ModelShape
         from ..providers import choose_provider
         from ..strategies import TrainContext, get_strategy
-        from .callback import EventCallback
-
         hw = detect()
         strategy = get_strategy(self.config.strategy)
         ok, why = strategy.available(hw)
@@ -142,8 +180,9 @@ class Job:
             raise ConfigError(f"strategy: {strategy.name} cannot run on this machine: {why}")
         config = strategy.prepare_config(resolve_defaults(self.config, profile_defaults(hw)))
         self.config = config
-        self.log(f"Hardware: {hw.summary()}")
-        (self.dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+        self.log(f"Hardware: {hw.summary()}" + (f" · {self.world_size} processes" if self.world_size > 1 else ""))
+        if self.writer:
+            (self.dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
 
         self.log(f"Reading dataset {self.dataset_name or config.dataset}...")
         ds = data.load(config.dataset, config.task, sandbox=self.sandbox, max_samples=config.max_samples,
@@ -168,7 +207,8 @@ class Job:
             shape = ModelShape.from_config(AutoConfig.from_pretrained(resolved.path))
             est = estimate_memory(shape, lora_r=config.lora_r, bits=4 if config.use_4bit else 8 if config.use_8bit else 16 if (config.bf16 or config.fp16) else 32,
                                   batch_size=config.per_device_train_batch_size or 1, seq_len=config.max_seq_length or 512,
-                                  gradient_checkpointing=bool(config.gradient_checkpointing), hw=hw)
+                                  gradient_checkpointing=bool(config.gradient_checkpointing), hw=hw,
+                                  num_processes=self.world_size, distributed=config.distributed)
             self.log(f"Memory estimate: {est.summary()}", "warning" if est.warning else "info")
         except Exception as e:  # an estimate must never stop a run
             self.log(f"No memory estimate for this model ({type(e).__name__}).", "warning")
@@ -182,11 +222,10 @@ class Job:
         self.log(f"Model loaded in {time.time() - t0:.1f} s.")
         ctx = TrainContext(model=loaded.model, tokenizer=loaded.tokenizer, train_rows=train_rows, eval_rows=eval_rows,
                            task=ds.task, config=config, output_dir=self.dir / "checkpoints",
-                           callbacks=[EventCallback(self.events, self.stop_event)], hardware=hw,
+                           callbacks=[self._callback("train")], hardware=hw,
                            peft_applied=loaded.peft_applied, log=self.log, emit=self.events.emit,
                            model_path=str(resolved.path), run_dir=self.dir, sandbox=self.sandbox,
-                           callbacks_for=lambda phase: [EventCallback(self.events, self.stop_event, phase=phase)])
-        self.ctx = ctx
+                           callbacks_for=lambda phase: [self._callback(phase)])
         self._base_loader = lambda: provider.load(resolved, config).model
         if config.eval_generate_every and eval_rows:
             from ..evaluation import generation_callback
@@ -198,10 +237,17 @@ class Job:
         trainer.remove_callback(PrinterCallback)  # the event log replaces its prints
         return trainer, loaded, ctx
 
+    def _callback(self, phase: str):
+        from .callback import EventCallback
+
+        return EventCallback(self.events, self.stop_event, phase=phase, world_size=self.world_size)
+
     def _evaluate(self, trainer, ctx) -> dict[str, float]:
         """Task metrics and before/after samples on the held-out rows (see forge.evaluation)."""
         from .. import evaluation
 
+        if not self.writer:
+            return {}
         n = min(len(ctx.eval_rows), self.config.eval_samples)
         self.log(f"Evaluating: answering {n} held-out prompts with the fine-tuned model and its base...")
         try:
@@ -219,25 +265,54 @@ class Job:
         return flat
 
     def _save(self, trainer, loaded, ctx) -> Path:
-        out = self.dir / "model"
+        """Write the model into ``model.partial`` and rename it to ``model`` once whole, so a model
+        folder cut off mid-write is never listed; then record it (replacing this run's earlier model
+        when a finished run was trained further)."""
+        out, partial = self.dir / "model", self.dir / "model.partial"
+        if self.writer and partial.exists():
+            shutil.rmtree(partial)
+        trainer.save_model(str(partial))  # every rank: FSDP and DeepSpeed gather the weights here
+        if not self.writer:
+            return out
+        tok = getattr(trainer, "processing_class", None) or loaded.tokenizer
+        tok.save_pretrained(str(partial))
+        (partial / "run_config.yaml").write_text(self.config.to_yaml(), encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
-        trainer.save_model(str(out))
-        tok = getattr(trainer, "processing_class", None) or loaded.tokenizer
-        tok.save_pretrained(str(out))
-        (out / "run_config.yaml").write_text(self.config.to_yaml(), encoding="utf-8")
+        os.replace(partial, out)
         kind = "adapter" if (out / "adapter_config.json").is_file() else "full"
         rec = self.store.get_run(self.run_id) or {}
-        self.store.add_model({
+        record = {
             "name": rec.get("name") or self.run_id, "run_id": self.run_id, "kind": kind, "path": str(out),
             "base_model": self.config.model_name, "task": ctx.task, "strategy": self.config.strategy,
             "quantized_base": bool(self.config.use_4bit or self.config.use_8bit),
             **({"artifacts": ctx.extras["artifacts"]} if ctx.extras.get("artifacts") else {}),
-        })
+        }
+        earlier = next((m for m in self.store.list_models() if m.get("run_id") == self.run_id
+                        and m.get("path") == str(out)), None)
+        if earlier:
+            self.store.update_model(earlier["id"], **{k: v for k, v in record.items() if k != "name"})
+        else:
+            self.store.add_model(record)
         return out
 
 
 class _Stopped(Exception):
     pass
+
+
+def failure_message(e: BaseException) -> str:
+    """What a user reads when a run fails: the ForgeError's own words, out of memory in plain terms,
+    otherwise the exception's type and text."""
+    if isinstance(e, ForgeError):
+        return str(e)
+    text = str(e).lower()
+    if isinstance(e, MemoryError) or "out of memory" in text or "can't allocate memory" in text:
+        return ("Training ran out of memory. Lower the batch size or the sequence length, use LoRA "
+                "instead of full fine-tuning, or 4-bit quantization (qlora).")
+    if isinstance(e, OSError) and getattr(e, "errno", None) == 28:
+        return (f"The disk is full: {e}. Free space in the ModelForge home ({get_settings().home}) "
+                "or lower save_total_limit, then resume the run.")
+    return f"Training failed: {type(e).__name__}: {str(e)[:500]}"
 
 

@@ -32,7 +32,11 @@ API = {
              "queue position, step, epoch, ETA, tokens/s, loss, eval loss, learning rate, new events); the last "
              "one carries the run id and final status.",
     "follow": "Stream the progress updates of a run (by id; empty: the active run) until it ends.",
-    "stop": "Stop a run by id (empty: the active run). It ends after the current step and keeps what was saved.",
+    "stop": "Stop a run by id (empty: the active run). It ends after the current step and keeps what was saved; "
+            "with now=true (or a second stop) its processes end at once and its last checkpoint is kept.",
+    "resume": "Resume a stopped, failed or interrupted run from its last checkpoint (optimizer, scheduler and "
+              "random state restored), or train a finished run further with a larger max_steps or "
+              "num_train_epochs. Returns the run's record; follow it with /follow.",
     "runs": "All runs, newest first: id, name, model, task, strategy, status, duration, final loss.",
     "run": "One run: its record, config, final metrics and metric history (loss, eval_loss, learning_rate).",
     "validate_dataset": "Read and validate a dataset: a reference (sample:NAME, a file in the server's datasets "
@@ -186,6 +190,13 @@ def build(ctx) -> None:
                                          ("eval_generate_every", "Score every N-th evaluation")):
                             form[k] = _auto_widget(k, defaults.get(k), label=label)
                     form["packing"] = gr.Checkbox(defaults["packing"], label="Packing (join short examples)")
+                with gr.Accordion("Devices", open=False):
+                    gr.Markdown(views.devices_markdown(), elem_id="mf-devices")
+                    with gr.Row():
+                        form["num_processes"] = _auto_widget("num_processes", defaults.get("num_processes"),
+                                                             label="Processes")
+                        form["distributed"] = _auto_widget("distributed", defaults.get("distributed"),
+                                                           label="Sharing between processes")
                 with gr.Accordion("Precision and quantization", open=False):
                     with gr.Row():
                         form["bf16"] = gr.Checkbox(bool(defaults["bf16"]), label="bf16")
@@ -295,7 +306,12 @@ def build(ctx) -> None:
                 d_config = gr.Code("", language="yaml", label="Config (as trained, profile defaults filled in)",
                                    interactive=False)
                 d_metrics = gr.JSON(label="Final metrics")
-            use_again_btn = gr.Button("Use this config again", size="sm", elem_id="mf-use-again")
+            with gr.Row():
+                use_again_btn = gr.Button("Use this config again", size="sm", elem_id="mf-use-again")
+                resume_steps = gr.Textbox("", label="Train until step", placeholder="as set",
+                                          info="empty: the steps it was set to; more to train a finished run further",
+                                          elem_id="mf-resume-steps", scale=1)
+                resume_btn = gr.Button("Resume from last checkpoint", size="sm", elem_id="mf-resume")
 
     # ---- API-only inputs and outputs (hidden) ------------------------------------------------
     with gr.Row(visible=False):
@@ -632,7 +648,10 @@ def build(ctx) -> None:
         if r["run_id"] is None:
             gr.Info("No run is active.")
         elif r["result"] == "stopping":
-            gr.Info("Stopping: the run ends after the current step and keeps what it learned.")
+            gr.Info("Stopping: the run ends after the current step and keeps what it learned. "
+                    "Press Stop again to end it at once.")
+        elif r["result"] == "killed":
+            gr.Info("The run's processes were ended at once; its last checkpoint is kept and it can be resumed.")
         elif r["result"] == "cancelled":
             gr.Info("The queued run was cancelled.")
         else:
@@ -658,6 +677,9 @@ def build(ctx) -> None:
                 f"{d['task'] or '–'} · {d['strategy']} · {dur}  \nDataset: `{d['dataset']}`"
                 + (f"  \nSaved to `{d['output_dir']}`" + ("" if Path(d["output_dir"]).exists() else " (since deleted)")
                    if d.get("output_dir") else "")
+                + f"  \nDevices: {d['devices']}"
+                + ("  \nCheckpoints: " + ", ".join(f"{c['name']} ({c['size']})" for c in d["checkpoints"])
+                   if d.get("checkpoints") else "")
                 + (f"\n\n```\n{d['error']}\n```" if d.get("error") else "")
                 + "\n\n" + views.tensorboard_markdown(d.get("tensorboard_dir"))
                 + ("\n\n" + views.evaluation_markdown(d["evaluation"]) if d.get("evaluation") else ""))
@@ -670,6 +692,23 @@ def build(ctx) -> None:
     history_df.select(on_select, None, [selected, detail_md, d_loss, d_lr, d_config, d_metrics, detail_acc,
                                         d_strategy],
                       api_visibility="private")
+
+    def on_resume(run_id, steps):
+        if not run_id:
+            gr.Warning("Select a run in the history first.")
+            return skip()
+        try:
+            steps = (steps or "").strip()
+            if steps and not steps.isdigit():
+                raise ForgeError(f"Train until step: '{steps}' is not a whole number.", "Type a step, or leave it empty.")
+            rec = views.resume(run_id, max_steps=int(steps) if steps else None)
+        except Exception as e:
+            gr.Warning(_friendly(e))
+            return skip()
+        gr.Info(f"Run {rec['name']} resumes from {Path(rec['resume_from']).name}; it shows in Live run.")
+        return _history_frame()
+
+    resume_btn.click(on_resume, [selected, resume_steps], history_df, api_visibility="private")
 
     def on_use_again(run_id):
         if not run_id:
@@ -765,9 +804,15 @@ def build(ctx) -> None:
     api_btn.click(api_upload, [api_file], api_out, api_name="upload_dataset", api_description=API["upload_dataset"],
                   show_progress="hidden")
 
-    def stop_run(run_id: str = "") -> dict:
+    def stop_run(run_id: str = "", now: bool = False) -> dict:
         try:
-            return views.stop(run_id)
+            return views.stop(run_id, now=now)
+        except Exception as e:
+            raise gr.Error(_friendly(e), print_exception=False) from None
+
+    def resume_run(run_id: str, max_steps: int | None = None, num_train_epochs: float | None = None) -> dict:
+        try:
+            return views.run_summary(views.resume(run_id, max_steps=max_steps, num_train_epochs=num_train_epochs))
         except Exception as e:
             raise gr.Error(_friendly(e), print_exception=False) from None
 
@@ -783,5 +828,6 @@ def build(ctx) -> None:
         return d
 
     gr.api(stop_run, api_name="stop", api_description=API["stop"], concurrency_limit=None)
+    gr.api(resume_run, api_name="resume", api_description=API["resume"], concurrency_limit=None)
     gr.api(runs, api_name="runs", api_description=API["runs"], concurrency_limit=None)
     gr.api(run, api_name="run", api_description=API["run"], concurrency_limit=None)

@@ -45,7 +45,7 @@ FORM_FIELDS = (
     "lora_alpha", "lora_dropout", "target_modules",
     "gradient_accumulation_steps", "warmup_ratio", "lr_scheduler_type", "weight_decay", "max_grad_norm", "seed",
     "eval_split", "max_samples", "logging_steps", "eval_steps", "save_steps", "save_total_limit",
-    "packing", "gradient_checkpointing", "bf16", "fp16",
+    "packing", "gradient_checkpointing", "bf16", "fp16", "num_processes", "distributed",
     "use_4bit", "use_8bit", "bnb_4bit_quant_type", "bnb_4bit_compute_dtype", "use_nested_quant",
     "run_name",
 )
@@ -615,15 +615,26 @@ def submit(config: RunConfig | dict[str, Any], dataset_name: str | None = None) 
     return get_queue().submit(cfg, sandbox=True, dataset_name=dataset_name)
 
 
-def stop(run_id: str | None = None) -> dict[str, Any]:
-    """Stop a run (the current one when no id is given)."""
+def stop(run_id: str | None = None, now: bool = False) -> dict[str, Any]:
+    """Stop a run (the current one when no id is given): at the next step; at once when ``now``
+    or when Stop was already pressed."""
     from ..training import get_queue
 
     q = get_queue()
     run_id = (run_id or "").strip() or (q.active_ids() or [None])[0]
     if not run_id:
         return {"run_id": None, "result": "no run is active"}
-    return {"run_id": run_id, "result": q.stop(run_id)}
+    _active_run[0] = -1e9
+    return {"run_id": run_id, "result": q.stop(run_id, now=bool(now))}
+
+
+def resume(run_id: str, max_steps: int | None = None, num_train_epochs: float | None = None) -> dict[str, Any]:
+    """Resume a stopped, failed or interrupted run from its last checkpoint, or train a finished
+    one further (a larger max_steps or num_train_epochs). Returns the run's record."""
+    from ..training import get_queue
+
+    _active_run[0] = -1e9
+    return get_queue().resume(run_id, max_steps=max_steps, num_train_epochs=num_train_epochs)
 
 
 # ---- memory estimate -------------------------------------------------------------------------
@@ -691,17 +702,40 @@ def memory_estimate(values: dict[str, Any], hw=None) -> tuple[str, bool]:
                               batch_size=int(values.get("per_device_train_batch_size") or 1),
                               seq_len=int(values.get("max_seq_length") or 512),
                               gradient_checkpointing=bool(values.get("gradient_checkpointing")),
-                              reference_model=strategy in ("dpo", "rlhf", "ppo"), hw=hw)
+                              reference_model=strategy in ("dpo", "rlhf", "ppo"), hw=hw,
+                              num_processes=_processes(values, hw), distributed=values.get("distributed") or "ddp")
     except Exception as e:
         return f"No estimate: {type(e).__name__}", False
     size = f"{shape.n_params / 1e6:.0f}M parameters" if shape.n_params < 1e9 else f"{shape.n_params / 1e9:.1f}B parameters"
+    n = _processes(values, hw)
+    per = f" per process ({n} processes, {values.get('distributed') or 'ddp'})" if n > 1 else ""
     text = (f"**Memory estimate** ({size}, {'LoRA r=' + str(lora_r) if lora_r else 'full fine-tuning'}, "
-            f"{bits}-bit): ≈ **{est.total_gb:.2f} GiB** peak of {est.available_gb:.0f} GiB "
+            f"{bits}-bit): ≈ **{est.total_gb:.2f} GiB** peak{per} of {est.available_gb:.0f} GiB "
             f"(weights {est.weights_gb:.2f}, gradients+optimizer {est.trainable_gb + est.optimizer_gb:.2f}, "
             f"activations {est.activations_gb:.2f})")
     if est.warning:
         text += f"\n\n⚠ **Will not fit:** {est.warning}"
     return text, bool(est.warning)
+
+
+def _processes(values: dict[str, Any], hw) -> int:
+    try:
+        n = int(str(values.get("num_processes") or "").strip() or 0)
+    except ValueError:
+        n = 0
+    return n or max(1, len(hw.gpus))
+
+
+def devices_markdown(hw=None) -> str:
+    """What the Devices settings can use on this machine."""
+    hw = hw or hardware()
+    if hw.gpus:
+        return (f"This machine has **{len(hw.gpus)} GPU(s)**: a run uses one process per GPU unless you set "
+                "Processes. With several, **ddp** keeps a copy of the model on each GPU; **fsdp** and "
+                "**deepspeed** shard it. Runs start under `accelerate launch`; on several machines, use "
+                "`python -m forge train --num-machines` (see the README).")
+    return (f"This machine has **no GPU** ({hw.cpu_count} CPU cores): a run uses 1 process. Several CPU "
+            "processes (ddp) work, mostly to try a multi-process set-up before a GPU machine.")
 
 
 # ---- following a run's event log -------------------------------------------------------------
@@ -769,6 +803,7 @@ class RunView:
     result: dict[str, Any] | None = None
     evaluation: dict[str, Any] | None = None
     error: str | None = None
+    checkpoints: list = field(default_factory=list)  # steps of the checkpoints written
     offset: int = 0
     last_event_t: float | None = None
 
@@ -785,6 +820,11 @@ class RunView:
             if kind == "status":
                 self.status = ev.get("status", self.status)
                 self.message = ev.get("message", "")
+                if self.status in ACTIVE and self.result is not None:  # resumed after it ended
+                    self.result, self.error = None, None
+                if isinstance(ev.get("resume_step"), (int, float)):
+                    self._rewind(ev["resume_step"])
+                    changed.add("plots")
                 if self.status == "failed" and self.message:
                     self.error = self.message
                 changed.add("status")
@@ -806,6 +846,10 @@ class RunView:
                 self._log(ev, f"Phase {index + 1 if isinstance(index, int) else '?'}/{ev.get('total', '?')}: "
                               f"{self.phase}")
                 changed.update({"progress", "log"})
+            elif kind == "checkpoint":
+                self.checkpoints.append(ev.get("step"))
+                self._log(ev, f"Checkpoint saved at step {ev.get('step')}.")
+                changed.add("log")
             elif kind == "evaluation":
                 self.evaluation = {k: v for k, v in ev.items() if k not in ("t", "kind")}
                 changed.add("evaluation")
@@ -816,6 +860,13 @@ class RunView:
                     self.error = ev["error"]
                 changed.update({"status", "progress"})
         return changed
+
+    def _rewind(self, step: float) -> None:
+        """Drop the points logged after ``step``: a resumed run trains them again from its checkpoint."""
+        self.loss = [p for p in self.loss if p[0] <= step]
+        self.lr = [p for p in self.lr if p[0] <= step]
+        self.strategy_points = [p for p in self.strategy_points if p[0] <= step]
+        self.progress = {}
 
     def _log(self, ev: dict[str, Any], text: str) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(ev.get("t") or time.time()))
@@ -949,29 +1000,21 @@ def log_html(lines) -> str:
 
 def find_active_run() -> str | None:
     """The run a freshly opened page should show: the one training now, else the next queued,
-    else an active run recorded by another live process (a CLI run)."""
-    from ..runs import get_store
+    whichever process (this server, another, the CLI) queued it."""
     from ..training import get_queue
-    from ..training.queue import _alive
 
-    ids = get_queue().active_ids()
-    if ids:
-        return ids[0]
     now = time.monotonic()
-    cached_at, cached = _external_run
-    if now - cached_at < EXTERNAL_RUN_TTL:  # every open page asks twice a second: read the store less often
+    cached_at, cached = _active_run
+    if now - cached_at < ACTIVE_RUN_TTL:  # every open page asks twice a second: read the store less often
         return cached
-    found = None
-    for rec in get_store().list_runs():
-        if rec.get("status") in ACTIVE and rec.get("pid") != os.getpid() and _alive(rec.get("pid")):
-            found = rec["id"]
-            break
-    _external_run[:] = [now, found]
+    ids = get_queue().active_ids()
+    found = ids[0] if ids else None
+    _active_run[:] = [now, found]
     return found
 
 
-EXTERNAL_RUN_TTL = 3.0
-_external_run: list = [-1e9, None]
+ACTIVE_RUN_TTL = 1.0
+_active_run: list = [-1e9, None]
 
 
 def new_view(run_id: str) -> RunView:
@@ -1130,7 +1173,12 @@ def run_detail(run_id: str) -> dict[str, Any]:
     for step, value, series in view.strategy_points:
         history[series].append([step, value])
     config_path = Path(rec.get("run_dir") or run_dir(rec["id"])) / "config.yaml"
-    return {**run_summary(rec), "config": rec.get("config") or {}, "config_set": rec.get("config_set") or [],
+    from ..training import checkpoints, launch
+
+    return {**run_summary(rec), "config": rec.get("config") or {},
+            "checkpoints": checkpoints.describe(Path(rec.get("run_dir") or run_dir(rec["id"])) / "checkpoints"),
+            "launch": rec.get("launch") or {}, "devices": launch.describe(rec.get("launch")),
+            "resumable": rec.get("status") in ("stopped", "failed", "interrupted", "completed"), "config_set": rec.get("config_set") or [],
             "resolved_config_yaml": config_path.read_text(encoding="utf-8") if config_path.is_file() else None,
             "metrics": rec.get("metrics") or {}, "history": dict(history), "provider": rec.get("provider"),
             "evaluation": rec.get("evaluation") or view.evaluation, "tensorboard_dir": tensorboard_dir(rec),
