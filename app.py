@@ -85,6 +85,13 @@ def main(argv: list[str] | None = None) -> None:
         if not ok:
             share = False
 
+    from forge.errors import ForgeError
+    from forge.settings import check_writable, get_settings
+
+    try:
+        check_writable(get_settings().home)
+    except ForgeError as e:
+        raise SystemExit(f"Error: {e}") from None
     from forge.ui import build_app, launch_kwargs
     from forge.ui.hub import SHARE_ENV, SHARE_WARNING
 

@@ -13,6 +13,7 @@ Prints, all measured in this one run on the tiny model:
                     (second Stop: the process group ends)
   server memory     resident memory of ``python app.py`` before and after three runs through
                     its API (goal: growth <= 50 MB)
+  unattended run    training time of a run no client follows, against the followed ones
 """
 
 from __future__ import annotations
@@ -93,9 +94,12 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def server_memory(model_dir: str, steps: int) -> tuple[float, float]:
-    """RSS of ``python app.py`` after it served the page's data once, and after three runs."""
+def server_memory(model_dir: str, steps: int) -> tuple[float, float, float]:
+    """RSS of ``python app.py`` after it served the page's data once, and after three runs followed
+    through its API; and the training time of a fourth run nobody follows, against theirs."""
     from gradio_client import Client
+
+    from forge.runs import RunStore
 
     home = Path(tempfile.mkdtemp(prefix="forge-bench-server-"))
     shutil.copytree(model_dir, home / "models" / "tiny")
@@ -113,12 +117,23 @@ def server_memory(model_dir: str, steps: int) -> tuple[float, float]:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         client.predict(api_name="/runs")
         before = rss_mb(app.pid)
+        cfg = {**SETTINGS, "model_name": str(home / "models" / "tiny"), "max_steps": steps}
+        followed = []
         for i in range(3):
-            updates = list(client.submit({**SETTINGS, "model_name": str(home / "models" / "tiny"),
-                                          "max_steps": steps, "run_name": f"bench-{i}"}, None, api_name="/train"))
+            updates = list(client.submit({**cfg, "run_name": f"bench-{i}"}, None, api_name="/train"))
             assert updates[-1]["status"] == "completed", updates[-1]
+            followed.append(updates[-1]["metrics"]["train_runtime"])
         time.sleep(1)
-        return before, rss_mb(app.pid)
+        after = rss_mb(app.pid)
+        job = client.submit({**cfg, "run_name": "unattended"}, None, api_name="/train")
+        next(iter(job))  # the run is queued
+        job.cancel()  # no page and no client follows it from here
+        store = RunStore(home / "runs.json")
+        run = next(r for r in store.list_runs() if r["name"] == "unattended")
+        while store.get_run(run["id"])["status"] in ("queued", "running"):
+            time.sleep(0.5)
+        alone = store.get_run(run["id"])["metrics"]["train_runtime"]
+        return before, after, alone / (sum(followed) / len(followed))
     finally:
         app.send_signal(signal.SIGTERM)
         app.wait(30)
@@ -152,7 +167,7 @@ def main() -> None:
     warm_q.close()
     l1, l2 = losses(one), losses(two)
     diff = max(abs(l1[s] - l2[s]) for s in l1)
-    before, after = server_memory(model, a.steps)
+    before, after, unattended = server_memory(model, a.steps)
 
     print(f"tiny model, {a.steps} steps, CPU ({os.cpu_count()} cores)")
     print(f"first loss point after submit: in-process Job {old:.2f} s · new worker {cold:.2f} s "
@@ -161,6 +176,7 @@ def main() -> None:
     print(f"Stop -> stopped: graceful {graceful:.2f} s · immediate (second Stop) {immediate:.2f} s")
     print(f"server memory (python app.py): {before:.0f} MB before, {after:.0f} MB after three runs "
           f"(growth {after - before:+.0f} MB, goal <= 50)")
+    print(f"a run no client follows trains in {unattended:.2f}x the time of the followed ones (goal: about 1)")
 
 
 if __name__ == "__main__":

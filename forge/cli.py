@@ -96,7 +96,7 @@ def cmd_train(args) -> int:
         config = parse_config({**config.to_dict(only_set=True), **overrides})
     machine = {k: getattr(args, k) for k in ("num_machines", "machine_rank", "main_process_ip", "main_process_port",
                                              "accelerate_config")}
-    queue = JobQueue(get_store())
+    queue = JobQueue(get_store(), standby=False)
     rec = queue.submit(config, launch_options=machine)
     print(f"Run {rec['id']} ({rec['name']}) — events: {rec['events_path']}")
     return _follow_to_end(queue, rec, args.detach)
@@ -147,7 +147,7 @@ def cmd_stop(args) -> int:
     from .runs import get_store
     from .training.queue import JobQueue
 
-    queue = JobQueue(get_store())
+    queue = JobQueue(get_store(), standby=False)
     print(f"Run {args.run_id}: {queue.stop(args.run_id, now=args.now)}")
     queue.close()
     return 0
@@ -157,7 +157,7 @@ def cmd_resume(args) -> int:
     from .runs import get_store
     from .training.queue import JobQueue
 
-    queue = JobQueue(get_store())
+    queue = JobQueue(get_store(), standby=False)
     rec = queue.resume(args.run_id, max_steps=args.max_steps, num_train_epochs=args.num_train_epochs)
     print(f"Run {rec['id']} ({rec['name']}) resumes from {Path(rec['resume_from']).name}")
     return _follow_to_end(queue, rec, args.detach)
@@ -214,6 +214,16 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_strategies(args) -> int:
+    from .strategies import STRATEGIES
+
+    for name, cls in STRATEGIES.items():
+        s = cls()
+        print(f"{name:8} {s.label}: trains on {', '.join(s.tasks)} data" + (f" · settings: {', '.join(s.settings)}"
+                                                                          if s.settings else ""))
+    return 0
+
+
 def cmd_config(args) -> int:
     from .config import RunConfig
 
@@ -265,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_id")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_show)
+    sub.add_parser("strategies", help="list the training strategies, their data and settings").set_defaults(
+        fn=cmd_strategies)
     c = sub.add_parser("config", help="print a config file with every setting and its default")
     c.set_defaults(fn=cmd_config)
     return p
@@ -290,4 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except ForgeError as e:
         print(f"Error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the disk: full, read-only, not ours
+        from .settings import get_settings, home_error
+
+        print(f"Error: {home_error(get_settings().home, e)}", file=sys.stderr)
         return 2

@@ -108,24 +108,39 @@ REWARD_MODELS: dict[str, type[_Reward]] = {
 REWARD_TYPES = tuple(REWARD_MODELS)
 
 
+MAX_REF_LENGTH = 1000  # a model or dataset reference (a path or an id)
+MAX_MODULES = 64
+MAX_PROBLEMS = 10  # a config error lists this many problems, then counts the rest
+
+
+def _numeric(annotation: Any) -> bool:
+    import typing
+
+    args = typing.get_args(annotation) or (annotation,)
+    return bool(set(args) & {int, float}) and bool not in args
+
+
 class RunConfig(BaseModel):
     """Everything needed to reproduce a fine-tuning run."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=(), allow_inf_nan=False)
 
     # What to train
-    model_name: str = Field(EMBEDDED_MODEL, min_length=1, description="Base model: hub id, local folder, or the embedded default.")
+    model_name: str = Field(EMBEDDED_MODEL, min_length=1, max_length=MAX_REF_LENGTH,
+                            description="Base model: hub id, local folder, or the embedded default.")
     task: Task | None = Field(None, description="Dataset task; detected from the columns when left empty.")
-    strategy: str = Field("sft", description="Training strategy (see `python -m forge strategies`).")
+    strategy: str = Field("sft", max_length=40, description="Training strategy (`python -m forge strategies` lists them).")
     provider: str = Field("auto", description="How weights are loaded: auto, huggingface, unsloth.")
-    dataset: str = Field("sample:pirate_persona", min_length=1, description="Dataset file, hub dataset id, or sample:NAME.")
+    dataset: str = Field("sample:pirate_persona", min_length=1, max_length=MAX_REF_LENGTH,
+                         description="Dataset file, hub dataset id, or sample:NAME.")
     eval_split: float = Field(0.1, ge=0.0, le=0.5, description="Fraction of rows held out for evaluation (0 to 0.5).")
     max_samples: int | None = Field(None, ge=1, description="Use at most this many rows of the dataset.")
     run_name: str | None = Field(None, max_length=100, description="A name for the run (generated when empty).")
 
     # Length of training
     num_train_epochs: float = Field(1.0, gt=0, le=1000, description="Passes over the training rows.")
-    max_steps: int | None = Field(None, ge=-1, description="Stop after this many optimizer steps (-1: use epochs).")
+    max_steps: int | None = Field(None, ge=-1, le=10_000_000,
+                                  description="Stop after this many optimizer steps (-1: use epochs).")
 
     # Optimisation
     learning_rate: float = Field(2e-4, gt=0, le=1.0, description="Peak learning rate.")
@@ -136,7 +151,7 @@ class RunConfig(BaseModel):
     lr_scheduler_type: Scheduler = "linear"
     weight_decay: float = Field(0.0, ge=0.0, le=1.0)
     max_grad_norm: float = Field(1.0, ge=0.0)
-    seed: int = Field(42, ge=0)
+    seed: int = Field(42, ge=0, le=2**32 - 1)
     packing: bool = False
     gradient_checkpointing: bool | None = None
     bf16: bool | None = None
@@ -209,6 +224,27 @@ class RunConfig(BaseModel):
         v = [m for m in v if m]
         if not v:
             raise ValueError("name at least one module, or 'all-linear'")
+        if len(v) > MAX_MODULES or any(len(m) > 100 for m in v):
+            raise ValueError(f"at most {MAX_MODULES} module names of up to 100 characters each ({len(v)} given); "
+                             "'all-linear' adapts every linear layer")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data):
+        """``lora_r: true`` is a mistake, not 1: a number field takes numbers only."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                f = cls.model_fields.get(name)
+                if isinstance(value, bool) and f is not None and _numeric(f.annotation):
+                    raise ValueError(f"{name}: {str(value).lower()} is not a number; write a number")
+        return data
+
+    @field_validator("max_steps")
+    @classmethod
+    def _some_steps(cls, v):
+        if v == 0:
+            raise ValueError("0 steps trains nothing; give a positive number, or -1 to train by epochs")
         return v
 
     @field_validator("strategy", "provider")
@@ -294,7 +330,8 @@ def describe_field(name: str, model: type[BaseModel] | None = None) -> str:
 
 def _format_validation(err: ValidationError) -> str:
     lines = []
-    for e in err.errors():
+    errors = err.errors()
+    for e in errors[:MAX_PROBLEMS]:
         loc = ".".join(str(x) for x in e["loc"]) or "config"
         if e["type"] == "extra_forbidden" and len(e["loc"]) == 1:
             import difflib
@@ -318,6 +355,8 @@ def _format_validation(err: ValidationError) -> str:
         elif not e["loc"] and ":" in msg and msg.split(":", 1)[0] in RunConfig.model_fields:
             loc, msg = msg.split(":", 1)[0], msg.split(":", 1)[1].strip()  # a cross-field check naming its field
         lines.append(f"{loc}: {msg}" + (f" ({allowed})" if allowed and allowed not in msg else ""))
+    if len(errors) > MAX_PROBLEMS:
+        lines.append(f"... and {len(errors) - MAX_PROBLEMS} more problem(s)")
     return "\n".join(lines)
 
 
@@ -332,7 +371,7 @@ def parse_config(data: dict[str, Any] | RunConfig) -> RunConfig:
         return RunConfig(**data)
     except ValidationError as e:
         raise ConfigError("The run config has invalid settings:\n" + _format_validation(e),
-                          "Correct the named fields; `python -m forge config --help-fields` lists them all.") from None
+                          "Correct the named fields; `python -m forge config` prints every setting with its default.") from None
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -115,6 +115,23 @@ def detail(model_id: str, store: RunStore | None = None) -> dict[str, Any]:
     return out
 
 
+def _taken(name: str, store: RunStore, model_id: str | None = None) -> dict[str, Any] | None:
+    """The other model already called ``name`` (names are unique, whatever their case)."""
+    return next((m for m in store.list_models() if m["id"] != model_id
+                 and str(m.get("name") or "").casefold() == name.casefold()), None)
+
+
+def free_name(wanted: str, store: RunStore) -> str:
+    """A name for a new model: ``wanted`` made safe (no '/', so never a Hub or base model id) and
+    unique (``name-2``, ``name-3``... when taken)."""
+    base = " ".join(str(wanted or "model").replace("/", "-").replace("\\", "-").split())[:MAX_NAME - 4] or "model"
+    name, n = base, 1
+    while _taken(name, store):
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 def rename(model_id: str, name: str, store: RunStore | None = None) -> dict[str, Any]:
     store = store or get_store()
     get_record(model_id, store)
@@ -123,6 +140,14 @@ def rename(model_id: str, name: str, store: RunStore | None = None) -> dict[str,
         raise ConfigError("The new name is empty.", "Type a name for the model.")
     if len(name) > MAX_NAME:
         raise ConfigError(f"The name is {len(name)} characters long; at most {MAX_NAME} are allowed.")
+    if "/" in name or "\\" in name:
+        raise ConfigError(f"'{name}' has the shape of a Hub id or a path: a fine-tuned model's name cannot "
+                          "contain '/' or '\\', so it can never stand for a base model.",
+                          "Use '-' instead, for example " + name.replace("/", "-").replace("\\", "-") + ".")
+    other = _taken(name, store, model_id)
+    if other:
+        raise ConfigError(f"Another model is already called '{other['name']}' ({other['id']}).",
+                          "Pick a name no other model has.")
     rec = store.update_model(model_id, name=name)
     return summary(rec, store.get_run(rec.get("run_id") or ""))
 

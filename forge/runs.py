@@ -11,6 +11,7 @@ reconciled when a process starts its queue (``forge.training.queue.reconcile``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import threading
@@ -22,7 +23,7 @@ from typing import Any, Iterator
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from .settings import get_settings
+from .settings import get_settings, home_error
 
 ACTIVE = ("queued", "running")
 _thread_lock = threading.RLock()
@@ -84,13 +85,23 @@ class RunStore:
         import fcntl
 
         with _thread_lock:
-            self._lockfile.parent.mkdir(parents=True, exist_ok=True)
-            with open(self._lockfile, "a") as lf:
+            try:
+                self._lockfile.parent.mkdir(parents=True, exist_ok=True)
+                lf = open(self._lockfile, "a")
+            except OSError as e:  # a read-only home: reading still works, a write says why it cannot
+                if not self.path.is_file():
+                    raise home_error(self.path.parent, e) from None
+                lf = open(self.path, "r")
+            with lf:
                 fcntl.flock(lf, fcntl.LOCK_EX)
                 try:
                     db = TinyDB(self.path, storage=AtomicJSONStorage)
                     try:
                         yield db
+                    except OSError as e:
+                        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                            raise home_error(self.path.parent, e) from None
+                        raise
                     finally:
                         db.close()
                 finally:

@@ -51,9 +51,35 @@ class Settings:
         return self.home / "cache"
 
     def ensure(self) -> "Settings":
+        """Create the home's folders. A home that cannot be created is an error that names it; a
+        home that exists but cannot be written still serves reads (listing runs, models)."""
         for d in (self.home, self.runs_dir, self.models_dir, self.datasets_dir, self.cache_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            if d.is_dir():
+                continue
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise home_error(self.home, e) from None
         return self
+
+
+def check_writable(home: Path) -> None:
+    """Raise the home's error when a file cannot be written in it (the server writes runs there)."""
+    probe = home / f".write-test-{os.getpid()}"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise home_error(home, e) from None
+
+
+def home_error(home: Path, e: OSError):
+    """The error for a home that cannot be written: which folder, why, and how to choose another."""
+    from .errors import ForgeError
+
+    return ForgeError(f"The ModelForge home {home} cannot be written ({e.strerror or e}).",
+                      "Choose a folder you can write with MODELFORGE_HOME, for example "
+                      "MODELFORGE_HOME=~/modelforge python app.py")
 
 
 def default_home() -> Path:

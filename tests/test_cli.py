@@ -48,6 +48,36 @@ def test_train_bad_data_exits_nonzero(tiny_config, tmp_path):
     assert r.returncode == 1 and "d.jsonl, line 1" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_detach_stop_now_and_resume_from_the_terminal(tiny_config, tmp_path):
+    import json
+    import time
+
+    from forge.runs import get_store
+    from forge.training import checkpoints, get_queue, read_all
+
+    get_queue()  # this process plays the server: it adopts the detached worker, as the page would
+    cfg = tmp_path / "long.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_config(max_steps=3000, save_steps=3, eval_split=0.0, run_name="cli-detached")))
+    r = forge("train", str(cfg), "--detach")
+    assert r.returncode == 0 and "training in the background" in r.stdout, r.stdout + r.stderr[-2000:]
+    run_id = r.stdout.split("Run ")[1].split()[0]
+    rec = get_store().get_run(run_id)
+    deadline = time.time() + 120
+    while not any(e["kind"] == "checkpoint" for e in read_all(rec["events_path"])):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    assert forge("stop", run_id, "--now").stdout.strip() == f"Run {run_id}: killed"
+    while get_store().get_run(run_id)["status"] == "running":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    assert get_store().get_run(run_id)["status"] == "stopped"
+    step = int(checkpoints.latest(rec["run_dir"] + "/checkpoints").name.split("-")[1])
+    r = forge("resume", run_id, "--max-steps", str(step + 2))
+    assert r.returncode == 0 and f"resumes from checkpoint-{step}" in r.stdout, r.stdout + r.stderr[-2000:]
+    assert f"{step + 2}/{step + 2}" in r.stdout and "Completed." in r.stdout
+    assert json.loads(forge("show", run_id, "--json").stdout)["config"]["max_steps"] == step + 2
+
+
 def test_show_unknown_run():
     r = forge("show", "nope")
     assert r.returncode == 2 and "no run 'nope'" in r.stderr

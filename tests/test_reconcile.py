@@ -5,10 +5,8 @@ at that moment leaves them (the real kills are in test_workers.py and test_worke
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest

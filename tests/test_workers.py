@@ -185,3 +185,35 @@ def test_resume_needs_a_checkpoint(steady):
         q.resume(rec["id"])
     with pytest.raises(Exception, match="There is no run 'nope'"):
         q.resume("nope")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small filesystem needs root")
+def test_a_full_disk_fails_the_run_with_its_cause_and_frees_the_queue(tiny_model, tmp_path, monkeypatch):
+    import subprocess
+
+    small = tmp_path / "small-home"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(small)]).returncode:
+        pytest.skip("this machine cannot mount a small filesystem")
+    monkeypatch.setenv("MODELFORGE_HOME", str(small))
+    q = get_queue()  # the queue of the small home
+    try:
+        rec = q.wait(q.submit(dict(model_name=str(tiny_model), dataset="sample:pirate_persona", lora_r=0,
+                                   max_steps=20, save_steps=2, per_device_train_batch_size=2, max_seq_length=64,
+                                   max_samples=20, eval_split=0.0, eval_samples=0, run_name="full-disk"))["id"],
+                     timeout=300)
+        assert rec["status"] == "failed"
+        assert "No space left on device" in rec["error"] and "disk is full" in rec["error"], rec["error"]
+        assert q.stop(rec["id"]) == "not active (status: failed)"
+        for line in Path(rec["events_path"]).read_text().splitlines():
+            json.loads(line)  # no torn line
+        assert not [c for c in (Path(rec["run_dir"]) / "checkpoints").glob("checkpoint-*")
+                    if not (c / "COMPLETE").exists()], "the checkpoint cut off by the full disk is gone"
+        nxt = q.wait(q.submit(dict(model_name=str(tiny_model), dataset="sample:pirate_persona", max_steps=2,
+                                   per_device_train_batch_size=2, max_seq_length=64, max_samples=20, eval_split=0.0,
+                                   eval_samples=0, lora_r=4, save_steps=1000, run_name="after-full-disk"))["id"],
+                     timeout=300)
+        assert nxt["status"] == "completed", nxt.get("error")
+    finally:
+        q.close()
+        subprocess.run(["umount", "-l", str(small)])

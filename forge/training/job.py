@@ -109,8 +109,23 @@ class Job:
 
     def _status(self, status: str, message: str = "", **fields: Any) -> None:
         self.status = status
-        self.events.emit("status", status=status, message=message)
-        self.store.update_run(self.run_id, status=status, **fields)
+        try:
+            self.events.emit("status", status=status, message=message)
+        finally:  # the store holds the truth even when the log cannot be written (a full disk)
+            self.store.update_run(self.run_id, status=status, **fields)
+
+    def _fail(self, message: str, trace: str) -> None:
+        """Record a failure, each write on its own: on a full disk the log may refuse what the store
+        takes. A checkpoint the failure cut off is removed first (it frees the space it held)."""
+        if self.writer:
+            checkpoints.remove_partial(self.dir / "checkpoints")
+        for write in (lambda: self.events.emit("log", level="error", message=message, traceback=trace),
+                      lambda: self._status("failed", message, finished=time.time(), error=message),
+                      lambda: self.events.emit("result", status="failed", metrics={}, output_dir=None, error=message)):
+            try:
+                write()
+            except OSError:
+                log.exception("run %s: could not record its failure", self.run_id)
 
     # ---- the run -------------------------------------------------------------------------
     def run(self) -> str:
@@ -122,30 +137,7 @@ class Job:
             trainer, loaded, ctx = self._prepare()
             if self.stop_event.is_set():
                 raise _Stopped()
-            self.log(f"Training: {len(ctx.train_rows)} training rows, {len(ctx.eval_rows)} evaluation rows"
-                     + (f", on {self.world_size} processes." if self.world_size > 1 else "."))
-            if self.resume_from:
-                self.log(f"Resuming from {self.resume_from.name}: model, optimizer, scheduler and random state.")
-            trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
-            status = "stopped" if self.stop_event.is_set() else "completed"
-            evaluated = [h["step"] for h in trainer.state.log_history if "eval_loss" in h]
-            if (ctx.eval_rows and status == "completed" and getattr(trainer, "eval_dataset", None) is not None
-                    and (not evaluated or evaluated[-1] != trainer.state.global_step)):
-                trainer.evaluate()  # the final eval loss; logged through the EventCallback
-            metrics = final_metrics(trainer.state.log_history)
-            from ..evaluation import GENERATIVE_TASKS
-
-            if status == "completed" and self.config.eval_samples and ctx.eval_rows and ctx.task in GENERATIVE_TASKS:
-                metrics.update(self._evaluate(trainer, ctx))
-            out = self._save(trainer, loaded, ctx)
-            metrics.update({k: v for k, v in ctx.extras.get("metrics", {}).items()})
-            if not self.writer:
-                return status
-            message = "Run stopped; the model trained so far was saved." if status == "stopped" else "Run completed."
-            self.log(message + f" Saved to {out}")
-            self._status(status, message, finished=time.time(), metrics=metrics, output_dir=str(out))
-            self.events.emit("result", status=status, metrics=metrics, output_dir=str(out), error=None)
-            return status
+            return self._train(trainer, loaded, ctx)
         except _Stopped:
             self._status("stopped", "Run stopped before training began.", finished=time.time())
             self.events.emit("result", status="stopped", metrics={}, output_dir=None, error=None)
@@ -154,19 +146,44 @@ class Job:
             message = failure_message(e)
             if trainer is not None and not isinstance(e, ForgeError):
                 message += " " + checkpoints.last_good_text(self.dir / "checkpoints")
-            self.events.emit("log", level="error", message=message, traceback=traceback.format_exc())
             if isinstance(e, ForgeError):
                 log.info("run %s failed: %s", self.run_id, e.message)
             else:
                 log.exception("run %s failed", self.run_id)
-            self._status("failed", message, finished=time.time(), error=message)
-            self.events.emit("result", status="failed", metrics={}, output_dir=None, error=message)
+            self._fail(message, traceback.format_exc())
             if not isinstance(e, Exception):
                 raise
             return "failed"
         finally:
             del trainer, loaded
             free_memory()
+
+    def _train(self, trainer, loaded, ctx) -> str:
+        """Train (from the checkpoint when resuming), evaluate, save and record; the final status."""
+        self.log(f"Training: {len(ctx.train_rows)} training rows, {len(ctx.eval_rows)} evaluation rows"
+                 + (f", on {self.world_size} processes." if self.world_size > 1 else "."))
+        if self.resume_from:
+            self.log(f"Resuming from {self.resume_from.name}: model, optimizer, scheduler and random state.")
+        trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
+        status = "stopped" if self.stop_event.is_set() else "completed"
+        evaluated = [h["step"] for h in trainer.state.log_history if "eval_loss" in h]
+        if (ctx.eval_rows and status == "completed" and getattr(trainer, "eval_dataset", None) is not None
+                and (not evaluated or evaluated[-1] != trainer.state.global_step)):
+            trainer.evaluate()  # the final eval loss; logged through the EventCallback
+        metrics = final_metrics(trainer.state.log_history)
+        from ..evaluation import GENERATIVE_TASKS
+
+        if status == "completed" and self.config.eval_samples and ctx.eval_rows and ctx.task in GENERATIVE_TASKS:
+            metrics.update(self._evaluate(trainer, ctx))
+        out = self._save(trainer, loaded, ctx)
+        metrics.update({k: v for k, v in ctx.extras.get("metrics", {}).items()})
+        if not self.writer:
+            return status
+        message = "Run stopped; the model trained so far was saved." if status == "stopped" else "Run completed."
+        self.log(message + f" Saved to {out}")
+        self._status(status, message, finished=time.time(), metrics=metrics, output_dir=str(out))
+        self.events.emit("result", status=status, metrics=metrics, output_dir=str(out), error=None)
+        return status
 
     def _prepare(self):
         from .. import catalog, data
@@ -293,7 +310,9 @@ class Job:
         if earlier:
             self.store.update_model(earlier["id"], **{k: v for k, v in record.items() if k != "name"})
         else:
-            self.store.add_model(record)
+            from ..models import free_name
+
+            self.store.add_model({**record, "name": free_name(record["name"], self.store)})
         return out
 
 

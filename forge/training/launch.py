@@ -45,6 +45,8 @@ def resolve(config: RunConfig, options: dict[str, Any] | None = None, hw=None) -
         raise ConfigError(f"distributed: {mode} needs DeepSpeed, which is not installed.",
                           "Install it with `pip install deepspeed` (it compiles for your CUDA version), "
                           "or use distributed: fsdp, which needs nothing more.")
+    if opts.get("accelerate_config"):
+        opts = {**_from_accelerate_config(opts["accelerate_config"]), **opts}
     machines = int(opts.get("num_machines") or 1)
     rank = int(opts.get("machine_rank") or 0)
     if machines < 1 or not 0 <= rank < machines:
@@ -53,11 +55,26 @@ def resolve(config: RunConfig, options: dict[str, Any] | None = None, hw=None) -
     if machines > 1 and not opts.get("main_process_ip") and not opts.get("accelerate_config"):
         raise ConfigError("main_process_ip: a run on several machines needs the address of machine 0.",
                           "Pass --main-process-ip with machine 0's address (the same on every machine).")
-    if opts.get("accelerate_config") and not Path(opts["accelerate_config"]).is_file():
-        raise ConfigError(f"accelerate_config: no file at {opts['accelerate_config']}.",
-                          "Give the path of a file written by `accelerate config`, or leave it out.")
     return {"num_processes": n, "distributed": mode, "device": "gpu" if devices else "cpu", **opts,
             "num_machines": machines, "machine_rank": rank}
+
+
+def _from_accelerate_config(path: str) -> dict[str, Any]:
+    """The machines an Accelerate config file describes (this machine's rank among them)."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"accelerate_config: no file at {path}.",
+                          "Give the path of a file written by `accelerate config`, or leave it out.")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        raise ConfigError(f"accelerate_config: {p.name} is not valid YAML.",
+                          "Write it with `accelerate config`, or fix the line it names.") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"accelerate_config: {p.name} is not a mapping of Accelerate settings.")
+    return {k: data[k] for k in ("num_machines", "machine_rank") if isinstance(data.get(k), int)}
 
 
 def describe(launch: dict[str, Any] | None) -> str:

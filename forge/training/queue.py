@@ -24,7 +24,7 @@ from typing import Any
 from ..config import RunConfig, parse_config
 from ..errors import ConfigError, ForgeError
 from ..runs import ACTIVE, RunStore, get_store, new_id
-from ..settings import get_settings
+from ..settings import get_settings, home_error
 from . import checkpoints, launch
 from .events import EventLog, read_all
 from .job import StopFlag, run_dir
@@ -37,7 +37,7 @@ RESUME_SETTINGS = ("max_steps", "num_train_epochs", "save_steps", "save_total_li
 
 
 class JobQueue:
-    def __init__(self, store: RunStore | None = None):
+    def __init__(self, store: RunStore | None = None, *, standby: bool | None = None):
         self.store = store or get_store()
         self._procs: dict[str, subprocess.Popen] = {}  # runs this process started
         self._adopted: dict[str, int] = {}  # live workers started by a process that is gone
@@ -46,7 +46,8 @@ class JobQueue:
         self._stamp: tuple | None = None
         self._standby: subprocess.Popen | None = None
         self._closed = False
-        self.use_standby = os.environ.get("MODELFORGE_STANDBY_WORKER", "1").strip() not in ("0", "false", "no")
+        self.use_standby = (os.environ.get("MODELFORGE_STANDBY_WORKER", "1").strip() not in ("0", "false", "no")
+                            if standby is None else standby)
         self.reconciled = reconcile(self.store)
 
     # ---- submitting ----------------------------------------------------------------------
@@ -61,7 +62,10 @@ class JobQueue:
         plan = launch.resolve(config, launch_options)
         run_id = new_id()
         folder = run_dir(run_id)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise home_error(get_settings().home, e) from None
         # the event goes first: a queue may claim the run the moment its record exists
         self._announce(folder / "events.jsonl", "Queued", len(self.active_ids()))
         rec = self.store.create_run({
@@ -150,8 +154,8 @@ class JobQueue:
                 finalize(self.store, self.store.get_run(claimed["id"]) or claimed, None,
                          why=f"Its worker process could not start ({type(e).__name__}: {e}).")
             self._stamp = None
-        elif not self._procs:
-            self._prepare_standby()  # while nothing trains: the next run starts without the imports
+        else:
+            self._prepare_standby()  # the next run starts without paying for the imports
 
     def _prepare_standby(self) -> None:
         if not self.use_standby or (self._standby is not None and self._standby.poll() is None):
@@ -419,6 +423,7 @@ def finalize(store: RunStore, rec: dict[str, Any], code: int | None, why: str | 
             store.update_run(rec["id"], status=result.get("status"), error=result.get("error"),
                              finished=rec.get("finished") or time.time())
         return result.get("status")
+    checkpoints.remove_partial(folder / "checkpoints")  # cut off with the worker; frees a full disk
     last = checkpoints.last_good_text(folder / "checkpoints")
     if StopFlag(folder).is_set():
         status, message = "stopped", "Run stopped at once: its processes were ended. " + last
@@ -432,8 +437,10 @@ def finalize(store: RunStore, rec: dict[str, Any], code: int | None, why: str | 
     elif code == 0 and int((rec.get("launch") or {}).get("machine_rank") or 0) > 0:
         status, message = "completed", "This machine's share of the run ended; machine 0 saves and records the model."
     else:
-        status, message = "failed", (f"Its training process exited with code {code} before it finished "
-                                     f"(its output is in {folder / 'worker.log'}). {last}")
+        cause = _last_error(folder / "worker.log")
+        status, message = "failed", (f"Its training process exited with code {code} before it finished"
+                                     + (f": {cause}" if cause else "")
+                                     + f" (its output is in {folder / 'worker.log'}). {last}")
     store.update_run(rec["id"], status=status, error=None if status in ("stopped", "completed") else message,
                      finished=time.time())
     try:
@@ -444,6 +451,21 @@ def finalize(store: RunStore, rec: dict[str, Any], code: int | None, why: str | 
     except OSError:  # a full disk: the store above already holds the truth
         pass
     return status
+
+
+def _last_error(log_path: Path) -> str | None:
+    """The last exception line a worker printed (``OSError: [Errno 28] No space left on device``)."""
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 16384))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        head = line.split(":", 1)[0].strip()
+        if head and " " not in head and (head.endswith(("Error", "Exception")) or head == "KeyboardInterrupt"):
+            return line.strip()[:300]
+    return None
 
 
 def final_result(events_path: str | Path) -> dict[str, Any] | None:

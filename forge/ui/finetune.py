@@ -191,7 +191,7 @@ def build(ctx) -> None:
                             form[k] = _auto_widget(k, defaults.get(k), label=label)
                     form["packing"] = gr.Checkbox(defaults["packing"], label="Packing (join short examples)")
                 with gr.Accordion("Devices", open=False):
-                    gr.Markdown(views.devices_markdown(), elem_id="mf-devices")
+                    devices_md = gr.Markdown("", elem_id="mf-devices")  # filled on load (probing imports torch)
                     with gr.Row():
                         form["num_processes"] = _auto_widget("num_processes", defaults.get("num_processes"),
                                                              label="Processes")
@@ -346,7 +346,7 @@ def build(ctx) -> None:
     def on_load():
         hw = views.hardware()
         d = views.form_defaults(hw)
-        out = [views.hardware_markdown(hw), gr.update(choices=views.strategy_choices(hw)),
+        out = [views.hardware_markdown(hw), views.devices_markdown(hw), gr.update(choices=views.strategy_choices(hw)),
                gr.update(choices=views.provider_choices()), gr.update(choices=views.model_choices())]
         # the form starts with the cpu profile's values; other machines get theirs
         out += [d[f] if hw.profile != "cpu" else gr.skip() for f in views.PROFILE_FIELDS]
@@ -354,7 +354,7 @@ def build(ctx) -> None:
         return out
 
     page_loaded = ctx.demo.load(on_load, None,
-                                [hw_md, form["strategy"], form["provider"], form["model_name"]]
+                                [hw_md, devices_md, form["strategy"], form["provider"], form["model_name"]]
                                 + [form[f] for f in views.PROFILE_FIELDS] + [history_df],
                                 api_visibility="private", concurrency_limit=None, show_progress="hidden")
 
@@ -634,7 +634,7 @@ def build(ctx) -> None:
         except Exception as e:
             return gr.update(value=name_fields(_friendly(e)), visible=True), skip()
         targets[session] = rec["id"]
-        return gr.update(value="", visible=False), f"… **Queued** · run `{rec['name']}`"
+        return gr.update(value="", visible=False), f"… **Queued** · run {views.md_code(rec['name'])}"
 
     start_btn.click(on_start, comps + data_inputs, [error_box, status_md], api_visibility="private",
                     trigger_mode="multiple")
@@ -673,9 +673,11 @@ def build(ctx) -> None:
             return [run_id, _friendly(e), skip(), skip(), skip(), skip(), gr.update(open=True), skip()]
         view = d.pop("_view")
         dur = views._clock(d["duration_s"]) if d["duration_s"] is not None else "–"
-        text = (f"**{d['name']}** · `{d['id']}` · {d['status']} · {views._short_model(d['model'])} · "
-                f"{d['task'] or '–'} · {d['strategy']} · {dur}  \nDataset: `{d['dataset']}`"
-                + (f"  \nSaved to `{d['output_dir']}`" + ("" if Path(d["output_dir"]).exists() else " (since deleted)")
+        text = (f"**{views.md_text(d['name'])}** · `{d['id']}` · {d['status']} · "
+                f"{views.md_text(views._short_model(d['model']))} · {d['task'] or '–'} · {d['strategy']} · {dur}  \n"
+                f"Dataset: {views.md_code(d['dataset'])}"
+                + (f"  \nSaved to {views.md_code(d['output_dir'])}"
+                   + ("" if Path(d["output_dir"]).exists() else " (since deleted)")
                    if d.get("output_dir") else "")
                 + f"  \nDevices: {d['devices']}"
                 + ("  \nCheckpoints: " + ", ".join(f"{c['name']} ({c['size']})" for c in d["checkpoints"])
@@ -751,7 +753,13 @@ def build(ctx) -> None:
                 config = json.loads(config) if config.strip() else {}
             except json.JSONDecodeError as e:
                 raise gr.Error(f"config is not valid JSON: {e.msg} at column {e.colno}.") from None
-        config = dict(config or {})
+        if not isinstance(config, dict):
+            raise gr.Error(f"config must be a JSON object of settings (got a {type(config).__name__}), for example "
+                           '{"dataset": "sample:pirate_persona", "max_steps": 30}.', print_exception=False)
+        if not config and not dataset_file:
+            raise gr.Error('config is empty: give at least the dataset, for example {"dataset": '
+                           '"sample:pirate_persona"} (every other setting has a default).', print_exception=False)
+        config = dict(config)
         name = None
         try:
             if dataset_file:

@@ -128,17 +128,17 @@ def header_markdown(d: dict[str, Any]) -> str:
     from ..models import human_size
 
     kind = KIND_LABELS.get(d.get("kind"), d.get("kind") or "model")
-    lines = [f"### {html.escape(d['name'])}",
-             f"{kind} · base `{d.get('base_model') or '–'}` · task {d.get('task') or '–'} · strategy "
+    lines = [f"### {views.md_text(d['name'])}",
+             f"{kind} · base {views.md_code(d.get('base_model') or '–')} · task {d.get('task') or '–'} · strategy "
              f"{d.get('strategy') or '–'} · {human_size(d.get('size_bytes'))}",
-             f"Id `{d['id']}` · folder `{d.get('folder')}`"]
+             f"Id `{d['id']}` · folder {views.md_code(d.get('folder'))}"]
     if not d.get("files_ok"):
         lines.append("⚠ **The model's files are missing** from its folder: it cannot be loaded, merged or exported. "
                      "Delete it to tidy the list.")
     run = d.get("run") or {}
     if run:
-        lines.append(f"Made by run `{run.get('name') or run.get('id')}` ({run.get('status')}) on dataset "
-                     f"`{run.get('dataset') or '–'}`.")
+        lines.append(f"Made by run {views.md_code(run.get('name') or run.get('id'))} ({run.get('status')}) on dataset "
+                     f"{views.md_code(run.get('dataset') or '–')}.")
     for note in d.get("notes") or []:
         lines.append(f"ℹ {note}")
     return "  \n".join(lines)

@@ -934,6 +934,10 @@ class RunView:
                  f"ETA {_clock(p.get('eta')) if self.status == 'running' else '–'}",
                  f"{float(p.get('tokens_per_second') or 0):,.0f} tokens/s",
                  f"elapsed {_clock(p.get('elapsed'))}"]
+        memory = self.last_metrics.get("process_memory_gb")
+        if isinstance(memory, list) and memory:
+            parts.append(("memory " if len(memory) == 1 else f"memory per process ({len(memory)}) ")
+                         + " / ".join(f"{float(m):.1f}" for m in memory) + " GiB")
         if self.phase and self.phase != "train":
             parts.insert(0, f"phase {self.phase}")
         return " · ".join(parts)
@@ -951,7 +955,8 @@ class RunView:
                 "interrupted": "⚠"}.get(self.status, "•")
         word = {"queued": "Queued", "running": "Training", "completed": "Completed", "failed": "Failed",
                 "stopped": "Stopped", "interrupted": "Interrupted"}.get(self.status, self.status)
-        head = f"{icon} **{word}** · run `{self.name or self.run_id}`" + (f" · {self.what}" if self.what else "")
+        head = (f"{icon} **{word}** · run {md_code(self.name or self.run_id)}"
+                + (f" · {md_text(self.what)}" if self.what else ""))
         detail = ""
         if self.status == "queued":
             if self.position:
@@ -964,7 +969,7 @@ class RunView:
             out = (self.result or {}).get("output_dir")
             loss = (self.result or {}).get("metrics", {}).get("loss")
             detail = "Run completed." + (f" Final training loss {loss:.4f}." if isinstance(loss, (int, float)) else "") \
-                + (f" Saved to `{out}`." if out else "")
+                + (f" Saved to {md_code(out)}." if out else "")
         elif self.status == "stopped":
             detail = self.message or "Run stopped."
         elif self.status == "interrupted":
@@ -1239,6 +1244,19 @@ def before_after_rows(evaluation: dict[str, Any] | None, limit: int | None = Non
     return [[cut(s.get("prompt")), cut(s.get("reference")),
              cut(s.get("before")) if s.get("before") is not None else "(not measured)", cut(s.get("after"))]
             for s in samples[:limit]]
+
+
+def md_text(v: Any) -> str:
+    """A user's text (a run or model name) shown as text inside Markdown: no markup, no HTML."""
+    return re.sub(r"([\\`*_\[\]#|~])", r"\\\1", html.escape(str(v), quote=False))
+
+
+def md_code(v: Any) -> str:
+    """A user's text as an inline code span, whatever backticks it holds."""
+    text = str(v).replace("\n", " ")
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _md_cell(v: Any) -> str:
