@@ -57,8 +57,10 @@ def share_server_reachable(timeout: float = 3.0) -> tuple[bool, str]:
 def report_runs() -> None:
     """Reconcile the run store with the workers and folders at start (not on the first submit), and
     say what was found: runs still training in their own processes, runs cut off, space freed."""
+    from forge.housekeeping import clean_temp
     from forge.training import checkpoints, get_queue
 
+    clean_temp()
     queue = get_queue()
     found = queue.reconciled
     live = queue.active_ids()

@@ -214,6 +214,34 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_delete_run(args) -> int:
+    from .housekeeping import delete_run
+
+    r = delete_run(args.run_id)
+    print(f"Deleted run {r['run_id']} ({r['name']}): {r['freed']} freed"
+          + (f"; its model stays at {', '.join(r['kept_model'])}" if r["kept_model"] else ""))
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from .housekeeping import list_datasets
+
+    rows = list_datasets()
+    if not rows:
+        print("No uploaded datasets.")
+    for d in rows:
+        print(f"{d['name']:40} {d['size']:>9}")
+    return 0
+
+
+def cmd_delete_dataset(args) -> int:
+    from .housekeeping import delete_dataset
+
+    r = delete_dataset(args.name)
+    print(f"Deleted {r['name']}: {r['freed']} freed")
+    return 0
+
+
 def cmd_strategies(args) -> int:
     from .strategies import STRATEGIES
 
@@ -275,6 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_id")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_show)
+    dr = sub.add_parser("delete-run", help="delete a run that is not active, with its checkpoints (its saved "
+                                           "model stays)")
+    dr.add_argument("run_id")
+    dr.set_defaults(fn=cmd_delete_run)
+    sub.add_parser("datasets", help="list the uploaded datasets").set_defaults(fn=cmd_datasets)
+    dd = sub.add_parser("delete-dataset", help="delete an uploaded dataset")
+    dd.add_argument("name")
+    dd.set_defaults(fn=cmd_delete_dataset)
     sub.add_parser("strategies", help="list the training strategies, their data and settings").set_defaults(
         fn=cmd_strategies)
     c = sub.add_parser("config", help="print a config file with every setting and its default")

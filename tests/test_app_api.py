@@ -16,7 +16,8 @@ from gradio_client.exceptions import AppError
 
 from ui_server import free_port, running_app, wait_idle
 
-ENDPOINTS = {"/train", "/stop", "/runs", "/run", "/validate_dataset", "/upload_dataset", "/follow"}
+ENDPOINTS = {"/train", "/stop", "/runs", "/run", "/validate_dataset", "/upload_dataset", "/follow", "/resume",
+             "/delete_run", "/datasets", "/delete_dataset"}
 
 
 @pytest.fixture(scope="module")

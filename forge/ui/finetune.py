@@ -34,6 +34,10 @@ API = {
     "follow": "Stream the progress updates of a run (by id; empty: the active run) until it ends.",
     "stop": "Stop a run by id (empty: the active run). It ends after the current step and keeps what was saved; "
             "with now=true (or a second stop) its processes end at once and its last checkpoint is kept.",
+    "delete_run": "Delete a run that is not active: its record, event log and checkpoints (the model it saved "
+                  "stays on the Models tab). Returns the space freed.",
+    "datasets": "The uploaded dataset files with their size.",
+    "delete_dataset": "Delete an uploaded dataset file by name (refused while a queued or running run reads it).",
     "resume": "Resume a stopped, failed or interrupted run from its last checkpoint (optimizer, scheduler and "
               "random state restored), or train a finished run further with a larger max_steps or "
               "num_train_epochs. Returns the run's record; follow it with /follow.",
@@ -312,6 +316,8 @@ def build(ctx) -> None:
                                           info="empty: the steps it was set to; more to train a finished run further",
                                           elem_id="mf-resume-steps", scale=1)
                 resume_btn = gr.Button("Resume from last checkpoint", size="sm", elem_id="mf-resume")
+                delete_run_btn = gr.Button("Delete run and checkpoints", size="sm", variant="stop",
+                                           elem_id="mf-delete-run")
 
     # ---- API-only inputs and outputs (hidden) ------------------------------------------------
     with gr.Row(visible=False):
@@ -712,6 +718,23 @@ def build(ctx) -> None:
 
     resume_btn.click(on_resume, [selected, resume_steps], history_df, api_visibility="private")
 
+    def on_delete_run(run_id):
+        from ..housekeeping import delete_run
+
+        if not run_id:
+            gr.Warning("Select a run in the history first.")
+            return skip(), skip()
+        try:
+            r = delete_run(run_id)
+        except Exception as e:
+            gr.Warning(_friendly(e))
+            return skip(), skip()
+        gr.Info(f"Deleted run {r['name']}: {r['freed']} freed" + ("; its model stays on the Models tab."
+                                                                   if r["kept_model"] else "."))
+        return _history_frame(), None
+
+    delete_run_btn.click(on_delete_run, selected, [history_df, selected], api_visibility="private")
+
     def on_use_again(run_id):
         if not run_id:
             gr.Warning("Select a run in the history first.")
@@ -837,5 +860,31 @@ def build(ctx) -> None:
 
     gr.api(stop_run, api_name="stop", api_description=API["stop"], concurrency_limit=None)
     gr.api(resume_run, api_name="resume", api_description=API["resume"], concurrency_limit=None)
+
+    def delete_run_api(run_id: str) -> dict:
+        from ..housekeeping import delete_run
+
+        try:
+            return delete_run(run_id)
+        except Exception as e:
+            raise gr.Error(_friendly(e), print_exception=False) from None
+
+    def datasets_api() -> list[dict]:
+        from ..housekeeping import list_datasets
+
+        return [{k: v for k, v in d.items() if k != "file"} for d in list_datasets()]
+
+    def delete_dataset_api(name: str) -> dict:
+        from ..housekeeping import delete_dataset
+
+        try:
+            return delete_dataset(name)
+        except Exception as e:
+            raise gr.Error(_friendly(e), print_exception=False) from None
+
+    gr.api(delete_run_api, api_name="delete_run", api_description=API["delete_run"], concurrency_limit=None)
+    gr.api(datasets_api, api_name="datasets", api_description=API["datasets"], concurrency_limit=None)
+    gr.api(delete_dataset_api, api_name="delete_dataset", api_description=API["delete_dataset"],
+           concurrency_limit=None)
     gr.api(runs, api_name="runs", api_description=API["runs"], concurrency_limit=None)
     gr.api(run, api_name="run", api_description=API["run"], concurrency_limit=None)
