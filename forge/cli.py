@@ -106,11 +106,10 @@ def _follow_to_end(queue, rec: dict[str, Any], detach: bool) -> int:
     """Print the run's events until it ends (Ctrl-C stops it at the next step, twice at once)."""
     if detach:
         deadline = time.time() + 30
-        while time.time() < deadline:
+        while time.time() < deadline:  # until its worker is recorded (or another run trains first)
             now = queue.store.get_run(rec["id"]) or {}
-            if now.get("status") != "queued" or queue.current not in (None, rec["id"]):
-                break
-            if now.get("pid"):
+            if now.get("pid") or now.get("status") not in ("queued", "running") \
+                    or queue.current not in (None, rec["id"]):
                 break
             time.sleep(0.2)
         now = queue.store.get_run(rec["id"]) or {}

@@ -137,3 +137,14 @@ def test_a_read_only_home_is_a_message_not_a_traceback(tmp_path):
         assert "cannot be written (Read-only file system)" in app.stderr and "MODELFORGE_HOME" in app.stderr
     finally:
         subprocess.run(["umount", "-l", str(home)])
+
+
+def test_a_row_nested_100000_deep_names_its_line(tmp_path):
+    from forge import data
+    from forge.errors import DataError
+
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"input": "a", "output": "b"}\n' * 5 + '{"input": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    with pytest.raises(DataError) as e:
+        data.load(str(path), "text-generation")
+    assert "deep.jsonl, line 6" in str(e.value) and "nested too deeply" in str(e.value)

@@ -91,6 +91,10 @@ def _read_jsonl(text: str, name: str) -> tuple[list[Row], list[Problem]]:
         except json.JSONDecodeError as e:
             problems.append(Problem(name, i, f"invalid JSON ({e.msg} at column {e.colno})", excerpt(line)))
             continue
+        except RecursionError:
+            problems.append(Problem(name, i, "JSON nested too deeply to read (a row is an object of plain "
+                                             "fields)", excerpt(line)))
+            continue
         if not isinstance(obj, dict):
             problems.append(Problem(name, i, f"expected a JSON object {{...}}, found {type(obj).__name__}", excerpt(line)))
             continue
@@ -101,6 +105,9 @@ def _read_jsonl(text: str, name: str) -> tuple[list[Row], list[Problem]]:
 def _read_json(text: str, name: str) -> tuple[list[Row], list[Problem]]:
     try:
         obj = json.loads(text)
+    except RecursionError:
+        raise DataError(f"{name} is JSON nested too deeply to read.",
+                        "Write the rows as a list of objects with plain fields, or as JSON Lines (.jsonl).") from None
     except json.JSONDecodeError as e:
         bad = text.splitlines()[e.lineno - 1] if e.lineno - 1 < len(text.splitlines()) else ""
         raise DataError(f"{name} is not valid JSON.", "Fix the syntax on that line, or use JSON Lines (.jsonl).",

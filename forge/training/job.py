@@ -329,9 +329,9 @@ def failure_message(e: BaseException) -> str:
     if isinstance(e, MemoryError) or "out of memory" in text or "can't allocate memory" in text:
         return ("Training ran out of memory. Lower the batch size or the sequence length, use LoRA "
                 "instead of full fine-tuning, or 4-bit quantization (qlora).")
-    if isinstance(e, OSError) and getattr(e, "errno", None) == 28:
-        return (f"The disk is full: {e}. Free space in the ModelForge home ({get_settings().home}) "
-                "or lower save_total_limit, then resume the run.")
+    if getattr(e, "errno", None) == 28 or "no space left on device" in text:
+        return (f"The disk is full ({type(e).__name__}: {str(e)[:300]}). Free space in the ModelForge home "
+                f"({get_settings().home}) or lower save_total_limit, then resume the run.")
     return f"Training failed: {type(e).__name__}: {str(e)[:500]}"
 
 

@@ -31,6 +31,7 @@ from .job import StopFlag, run_dir
 from .worker import write_spec
 
 POLL = 0.3  # seconds between looks at the workers and the store
+FULL_LOOK = 5.0  # seconds between looks at every run, changed or not (a supervisor elsewhere may have died)
 RESUMABLE = ("stopped", "failed", "interrupted", "completed")
 # settings a resumed run may change; the rest must stay as trained (another model or data cannot continue)
 RESUME_SETTINGS = ("max_steps", "num_train_epochs", "save_steps", "save_total_limit", "logging_steps", "eval_steps")
@@ -46,6 +47,7 @@ class JobQueue:
         self._stamp: tuple | None = None
         self._standby: subprocess.Popen | None = None
         self._closed = False
+        self._last_full = 0.0
         self.use_standby = (os.environ.get("MODELFORGE_STANDBY_WORKER", "1").strip() not in ("0", "false", "no")
                             if standby is None else standby)
         self.reconciled = reconcile(self.store)
@@ -136,9 +138,10 @@ class JobQueue:
         """One look: reap workers that ended, adopt orphans, start the next queued run."""
         ended = self._reap()
         stamp = self.store.stamp()
-        if not ended and stamp == self._stamp:
+        now = time.monotonic()
+        if not ended and stamp == self._stamp and now - self._last_full < FULL_LOOK:
             return
-        self._stamp = stamp
+        self._stamp, self._last_full = stamp, now
         for rec in self.store.list_runs():
             if rec.get("status") == "running" and rec["id"] not in self._procs and rec["id"] not in self._adopted:
                 if worker_alive(rec):
@@ -377,9 +380,13 @@ def _cmdline(pid: int) -> str | None:
 def worker_alive(rec: dict[str, Any]) -> bool:
     """Whether the run's worker still runs: its pid is alive and is the worker of this run (not a
     reused pid); a run claimed but not yet started counts while its supervisor lives."""
-    pid = rec.get("pid")
-    if not pid:
+    pids = [p for p in (rec.get("pid"), rec.get("worker_pid")) if p]
+    if not pids:
         return _alive(rec.get("supervisor_pid"))
+    return any(_is_worker(p, rec) for p in pids)
+
+
+def _is_worker(pid: int, rec: dict[str, Any]) -> bool:
     if not _alive(pid):
         return False
     cmd = _cmdline(pid)
@@ -390,12 +397,16 @@ def worker_alive(rec: dict[str, Any]) -> bool:
 
 def kill_group(rec: dict[str, Any]) -> None:
     """End the run's processes at once (the launcher and every rank: they share a process group)."""
-    pid = rec.get("pid")
-    if pid and worker_alive(rec):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    for pid in (rec.get("pid"), rec.get("worker_pid")):
+        if pid and _is_worker(pid, rec):
+            try:
+                group = os.getpgid(pid)
+                if group == os.getpgid(0):  # never this process's own group
+                    os.kill(pid, signal.SIGKILL)
+                else:
+                    os.killpg(group, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _signal_text(code: int) -> str:
@@ -486,6 +497,7 @@ def reconcile(store: RunStore) -> dict[str, Any]:
     report: dict[str, Any] = {"interrupted": [], "recovered": [], "removed": [], "freed_bytes": 0}
     for rec in store.list_runs():
         folder = Path(rec.get("run_dir") or run_dir(rec["id"]))
+        cut = [p for _s, p, ok in checkpoints.all_checkpoints(folder / "checkpoints") if not ok]
         if (rec.get("status") == "running" and not worker_alive(rec)
                 and not (_alive(rec.get("supervisor_pid")) and rec.get("supervisor_pid") != os.getpid())):
             status = finalize(store, rec, None)
@@ -497,9 +509,9 @@ def reconcile(store: RunStore) -> dict[str, Any]:
             report["freed_bytes"] += checkpoints.folder_size(partial)
             report["removed"].append(str(partial))
             shutil.rmtree(partial, ignore_errors=True)
-        before = [p for _s, p, ok in checkpoints.all_checkpoints(folder / "checkpoints") if not ok]
-        report["freed_bytes"] += checkpoints.remove_partial(folder / "checkpoints")
-        report["removed"] += [str(p) for p in before]
+        report["freed_bytes"] += sum(checkpoints.folder_size(p) for p in cut)
+        checkpoints.remove_partial(folder / "checkpoints")
+        report["removed"] += [str(p) for p in cut]
     report["removed"] += store.remove_stale_temp_files()
     for tmp in get_settings().cache_dir.glob("*/*.tmp[0-9]*"):  # a conversion cut off (the embedded model)
         pid = tmp.name.rsplit(".tmp", 1)[-1]
