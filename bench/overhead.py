@@ -57,6 +57,8 @@ def side_job(model: str, steps: int) -> dict:
     rec = q.wait(q.submit({**SETTINGS, "model_name": model, "max_steps": steps})["id"])
     wall = time.perf_counter() - t0
     assert rec["status"] == "completed", rec.get("error")
+    while rec["id"] in q.supervising():  # the worker reaped, so its peak memory is counted below
+        time.sleep(0.05)
     events = read_all(rec["events_path"])
     losses = {e["step"]: e["loss"] for e in events if e["kind"] == "metrics" and "loss" in e}
     queued = next(e["t"] for e in events if e.get("status") == "queued")

@@ -241,6 +241,10 @@ class JobQueue:
                                               message=f"Launching {launch.describe(rec.get('launch'))} "
                                                       "with accelerate launch.")
 
+    def supervising(self) -> list[str]:
+        """The runs whose worker this process started and has not yet seen end."""
+        return list(self._procs)
+
     # ---- looking and stopping ------------------------------------------------------------
     def active_ids(self) -> list[str]:
         """The run training now (first), then the queued ones in order: across every process."""
