@@ -16,3 +16,4 @@ setup:
 
 bench:
 	$(PY) bench/overhead.py
+	$(PY) bench/launcher.py
