@@ -66,11 +66,17 @@ def synthetic(url: str, n: int, interval: float) -> None:
     from forge.training.events import EventLog
     from forge.training.job import run_dir
 
+    import subprocess
+
     store = RunStore()
     rec = store.create_run({"name": "latency-bench", "config": {}, "base_model": "none", "strategy": "sft",
-                            "pid": os.getpid(), "status": "running"})
+                            "status": "running"})
     path = run_dir(rec["id"]) / "events.jsonl"
-    store.update_run(rec["id"], events_path=str(path), run_dir=str(path.parent), started=time.time())
+    # a live stand-in for the run's worker (the server's queue ends runs whose worker is gone)
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "forge.training.worker",
+                                 str(path.parent)])
+    store.update_run(rec["id"], events_path=str(path), run_dir=str(path.parent), started=time.time(),
+                     pid=stand_in.pid)
     log = EventLog(path)
     log.emit("status", status="running", message="Run started")
 
@@ -98,6 +104,7 @@ def synthetic(url: str, n: int, interval: float) -> None:
     log.emit("status", status="completed", message="done")
     log.emit("result", status="completed", metrics={}, output_dir=None, error=None)
     store.update_run(rec["id"], status="completed", finished=time.time())
+    stand_in.kill()
     t.join(timeout=30)
     delays = [arrivals[s] - written[s] for s in written if s in arrivals]
     missing = n - len(delays)

@@ -51,17 +51,21 @@ def test_plots_stay_bounded_however_long_the_run():
 
 
 def test_follow_reads_only_new_events(home):
-    import os
 
     from forge.runs import get_store
     from forge.training import get_queue
     from forge.training.job import run_dir
 
-    get_queue()  # (its first use marks runs of this process it does not know as interrupted)
+    import subprocess
+    import sys
+
+    get_queue()  # (it reconciles runs whose worker is gone: this one's must look alive)
     store = get_store()
-    rec = store.create_run({"name": "follow-test", "config": {}, "status": "running", "pid": os.getpid()})
+    rec = store.create_run({"name": "follow-test", "config": {}, "status": "running"})
     path = run_dir(rec["id"]) / "events.jsonl"
-    store.update_run(rec["id"], events_path=str(path))
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "forge.training.worker",
+                               str(run_dir(rec["id"]))])  # a live process with this run's worker command line
+    store.update_run(rec["id"], events_path=str(path), run_dir=str(run_dir(rec["id"])), pid=worker.pid)
     log = EventLog(path)
     log.emit("status", status="running", message="")
 
@@ -81,7 +85,12 @@ def test_follow_reads_only_new_events(home):
         assert view.finished and view.offset > offset
         return seen
 
-    assert asyncio.run(scenario()) == [1, ["metrics"], ["result"]]
+    try:
+        assert asyncio.run(scenario()) == [1, ["metrics"], ["result"]]
+    finally:
+        worker.kill()
+        worker.wait()
+        store.update_run(rec["id"], status="completed")
 
 
 def test_form_round_trip_and_profile_defaults():
