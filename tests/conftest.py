@@ -82,3 +82,36 @@ def trained_adapter(tiny_model) -> dict:
                                warmup_ratio=0.0, run_name="shared-adapter"))["id"], timeout=600)
     assert rec["status"] == "completed", rec.get("error")
     return next(m for m in get_store().list_models() if m["run_id"] == rec["id"])
+
+
+@pytest.fixture
+def live_run():
+    """Make a run record that is ``running`` with a live stand-in worker (a sleeping process whose
+    command line names this run's worker), so a supervising queue in this process neither ends it
+    as "worker gone" nor claims it as a queued run. Returns ``make(name, config) -> record``."""
+    import subprocess
+    import sys
+
+    from forge.runs import get_store, new_id
+    from forge.training.job import run_dir
+
+    made: list[tuple[str, subprocess.Popen]] = []
+
+    def make(name: str = "live", config: dict | None = None, **fields) -> dict:
+        run_id = new_id()  # the record is written whole, with its worker, so no look sees it half made
+        folder = run_dir(run_id)
+        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "forge.training.worker",
+                                   str(folder)])
+        made.append((run_id, worker))
+        return get_store().create_run({"id": run_id, "name": name, "config": config or {}, "status": "running",
+                                       "events_path": str(folder / "events.jsonl"), "run_dir": str(folder),
+                                       "pid": worker.pid, **fields})
+
+    yield make
+    from forge.runs import get_store as _store
+
+    for run_id, worker in made:
+        worker.kill()
+        worker.wait()
+        if _store().get_run(run_id):
+            _store().update_run(run_id, status="stopped")

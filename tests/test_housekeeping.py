@@ -35,7 +35,7 @@ def a_run(status: str, with_model: bool) -> dict:
     return store.get_run(rec["id"])
 
 
-def test_delete_a_run_frees_its_checkpoints_and_keeps_its_model():
+def test_delete_a_run_frees_its_checkpoints_and_keeps_its_model(live_run):
     rec = a_run("stopped", with_model=True)
     r = housekeeping.delete_run(rec["id"])
     assert r["freed_bytes"] >= 50_000 and r["kept_model"] == [str(Path(rec["run_dir"]) / "model")]
@@ -45,28 +45,24 @@ def test_delete_a_run_frees_its_checkpoints_and_keeps_its_model():
     bare = a_run("failed", with_model=False)
     housekeeping.delete_run(bare["id"])
     assert not Path(bare["run_dir"]).exists()
-    busy = a_run("running", with_model=False)
+    busy = live_run("busy")
     with pytest.raises(BusyError, match="is running: it cannot be deleted now"):
         housekeeping.delete_run(busy["id"])
-    get_store().update_run(busy["id"], status="stopped")
     with pytest.raises(ForgeError, match="no run 'nope'"):
         housekeeping.delete_run("nope")
 
 
-def test_delete_uploaded_datasets_unless_a_run_reads_them():
+def test_delete_uploaded_datasets_unless_a_run_reads_them(live_run):
     folder = get_settings().datasets_dir
     (folder / "old.jsonl").write_text('{"input": "a", "output": "b"}\n' * 10)
     (folder / "in-use.jsonl").write_text('{"input": "a", "output": "b"}\n')
     names = [d["name"] for d in housekeeping.list_datasets()]
     assert {"old.jsonl", "in-use.jsonl"} <= set(names)
     assert housekeeping.delete_dataset("old.jsonl")["freed_bytes"] > 0
-    rec = get_store().create_run({"name": "reader", "status": "queued",
-                                  "config": {"dataset": str(folder / "in-use.jsonl")}})
-    try:
-        with pytest.raises(BusyError, match="trains on in-use.jsonl"):
-            housekeeping.delete_dataset("in-use.jsonl")
-    finally:
-        get_store().update_run(rec["id"], status="stopped")
+    reader = live_run("reader", {"dataset": str(folder / "in-use.jsonl")})
+    with pytest.raises(BusyError, match="trains on in-use.jsonl"):
+        housekeeping.delete_dataset("in-use.jsonl")
+    get_store().update_run(reader["id"], status="stopped")
     with pytest.raises(ForgeError, match="no uploaded dataset '../runs.json'"):
         housekeeping.delete_dataset("../runs.json")  # only files of the datasets folder
     r = subprocess.run([sys.executable, "-m", "forge", "delete-dataset", "in-use.jsonl"], capture_output=True,

@@ -248,7 +248,7 @@ def test_registry_keeps_switches_and_answers_two_users_at_once(trained_adapter, 
     assert reg.unload() and reg.loaded() == []
 
 
-def test_delete_removes_files_and_record_and_refuses_while_in_use(trained_adapter):
+def test_delete_removes_files_and_record_and_refuses_while_in_use(trained_adapter, live_run):
     copy = copy_model(trained_adapter, "to-delete")
     folder = Path(copy["path"])
     reg = inference.ModelRegistry()
@@ -262,9 +262,9 @@ def test_delete_removes_files_and_record_and_refuses_while_in_use(trained_adapte
         models.delete(copy["id"], registry=reg)
     stop.set()
     list(gen)
-    # a queued run training on it
-    run = get_store().create_run({"name": "waiting", "status": "queued", "config": {"model_name": str(folder)}})
-    with pytest.raises(BusyError, match="waiting"):
+    # a run training on it
+    run = live_run("training-on-it", {"model_name": str(folder)})
+    with pytest.raises(BusyError, match="training-on-it"):
         models.delete(copy["id"], registry=reg)
     get_store().update_run(run["id"], status="stopped")
 

@@ -50,22 +50,15 @@ def test_plots_stay_bounded_however_long_the_run():
     assert len(v.lr_frame()) <= views.MAX_PLOT_POINTS + 1
 
 
-def test_follow_reads_only_new_events(home):
+def test_follow_reads_only_new_events(home, live_run):
+    from pathlib import Path
 
     from forge.runs import get_store
     from forge.training import get_queue
-    from forge.training.job import run_dir
-
-    import subprocess
-    import sys
 
     get_queue()  # (it reconciles runs whose worker is gone: this one's must look alive)
-    store = get_store()
-    rec = store.create_run({"name": "follow-test", "config": {}, "status": "running"})
-    path = run_dir(rec["id"]) / "events.jsonl"
-    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "forge.training.worker",
-                               str(run_dir(rec["id"]))])  # a live process with this run's worker command line
-    store.update_run(rec["id"], events_path=str(path), run_dir=str(run_dir(rec["id"])), pid=worker.pid)
+    rec = live_run("follow-test")
+    path = Path(rec["events_path"])
     log = EventLog(path)
     log.emit("status", status="running", message="")
 
@@ -88,9 +81,7 @@ def test_follow_reads_only_new_events(home):
     try:
         assert asyncio.run(scenario()) == [1, ["metrics"], ["result"]]
     finally:
-        worker.kill()
-        worker.wait()
-        store.update_run(rec["id"], status="completed")
+        get_store().update_run(rec["id"], status="completed")
 
 
 def test_form_round_trip_and_profile_defaults():
