@@ -4,6 +4,7 @@ PY := .venv/bin/python
 # Set up (first time only) and open the app on the embedded default model.
 run:
 	bash scripts/setup.sh
+	$(PY) -m forge prepare
 	$(PY) app.py $(ARGS)
 
 # Set up (first time only) and run the whole test suite.

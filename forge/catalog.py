@@ -68,6 +68,11 @@ def _hub_cached(repo_id: str) -> Path | None:
         return None
 
 
+def embedded_ready() -> bool:
+    """Whether the embedded model has been converted (its first use otherwise takes about 20 s)."""
+    return (get_settings().cache_dir / "embedded" / "SmolLM2-135M-Instruct" / "model.safetensors").is_file()
+
+
 def embedded_folder() -> Path:
     """The embedded SmolLM2 as a plain safetensors folder, converted from GGUF on first use."""
     target = get_settings().cache_dir / "embedded" / "SmolLM2-135M-Instruct"

@@ -241,6 +241,25 @@ def cmd_delete_dataset(args) -> int:
     return 0
 
 
+def cmd_exports(args) -> int:
+    from .housekeeping import list_exports
+
+    rows = list_exports()
+    if not rows:
+        print("No exports.")
+    for d in rows:
+        print(f"{d['name']:40} {d['size']:>9}  {', '.join(d['files'])}")
+    return 0
+
+
+def cmd_delete_export(args) -> int:
+    from .housekeeping import delete_export
+
+    r = delete_export(args.name)
+    print(f"Deleted the export {r['name']}: {r['freed']} freed")
+    return 0
+
+
 def cmd_strategies(args) -> int:
     from .strategies import STRATEGIES
 
@@ -248,6 +267,20 @@ def cmd_strategies(args) -> int:
         s = cls()
         print(f"{name:8} {s.label}: trains on {', '.join(s.tasks)} data" + (f" · settings: {', '.join(s.settings)}"
                                                                           if s.settings else ""))
+    return 0
+
+
+def cmd_prepare(args) -> int:
+    """Convert the embedded model now, so that the first run starts training at once."""
+    from . import catalog
+
+    if catalog.embedded_ready():
+        print(f"The embedded model is ready: {catalog.embedded_folder()}")
+        return 0
+    print("Unpacking the embedded model (once, about 20 s)...", flush=True)
+    t0 = time.time()
+    folder = catalog.embedded_folder()
+    print(f"Ready in {time.time() - t0:.0f} s: {folder}")
     return 0
 
 
@@ -310,6 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
     dd = sub.add_parser("delete-dataset", help="delete an uploaded dataset")
     dd.add_argument("name")
     dd.set_defaults(fn=cmd_delete_dataset)
+    sub.add_parser("exports", help="list the archives made for download").set_defaults(fn=cmd_exports)
+    de = sub.add_parser("delete-export", help="delete a model's download archives")
+    de.add_argument("name")
+    de.set_defaults(fn=cmd_delete_export)
+    sub.add_parser("prepare", help="unpack the embedded model now (the first run then starts at once)").set_defaults(
+        fn=cmd_prepare)
     sub.add_parser("strategies", help="list the training strategies, their data and settings").set_defaults(
         fn=cmd_strategies)
     c = sub.add_parser("config", help="print a config file with every setting and its default")

@@ -173,6 +173,8 @@ class RunConfig(BaseModel):
     eval_samples: int = Field(16, ge=0, le=1000, description="Evaluation rows answered by the model for task metrics and before/after samples (0: none).")
     eval_max_new_tokens: int = Field(64, ge=1, le=4096, description="Longest generated answer when computing task metrics.")
     eval_generate_every: int | None = Field(None, ge=1, description="Also compute task metrics at every N-th evaluation during training (default: only at the end).")
+    eval_max_rows: int | None = Field(None, ge=1, le=100_000, description="Most held-out rows the evaluation loss is computed on (default: 64 on a CPU, 256 on a GPU).")
+    eval_budget: float = Field(0.2, ge=0.05, le=1.0, description="Largest share of a run's time evaluation may take: automatic evaluations are spaced out and answer scoring ends early to stay within it (1: no limit).")
 
     # LoRA
     lora_r: int = Field(16, ge=0, le=1024, description="LoRA rank; 0 means full fine-tuning.")
@@ -251,6 +253,15 @@ class RunConfig(BaseModel):
     @classmethod
     def _lower(cls, v: str) -> str:
         return v.strip().lower()
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, v: str) -> str:
+        from .providers import provider_names
+
+        if v not in provider_names():
+            raise ValueError(f"unknown provider '{v}' (one of: {', '.join(provider_names())})")
+        return v
 
     @field_validator("loss_type", "reward_model")
     @classmethod
@@ -352,9 +363,15 @@ def _format_validation(err: ValidationError) -> str:
             allowed = describe_field(sub, REWARD_MODELS[kind]) if sub else ""
             if e["type"] == "extra_forbidden":
                 msg = f"unknown setting (a {kind} reward has: {', '.join(REWARD_MODELS[kind].model_fields)})"
+        elif len(e["loc"]) > 1 and field in RunConfig.model_fields:
+            # a list item or one branch of a union (target_modules.list[str].0): name the field and item
+            index = next((x for x in e["loc"][1:] if isinstance(x, int)), None)
+            loc = field + (f"[{index}]" if index is not None else "")
         elif not e["loc"] and ":" in msg and msg.split(":", 1)[0] in RunConfig.model_fields:
             loc, msg = msg.split(":", 1)[0], msg.split(":", 1)[1].strip()  # a cross-field check naming its field
-        lines.append(f"{loc}: {msg}" + (f" ({allowed})" if allowed and allowed not in msg else ""))
+        line = f"{loc}: {msg}" + (f" ({allowed})" if allowed and allowed not in msg else "")
+        if line not in lines:
+            lines.append(line)
     if len(errors) > MAX_PROBLEMS:
         lines.append(f"... and {len(errors) - MAX_PROBLEMS} more problem(s)")
     return "\n".join(lines)

@@ -70,30 +70,49 @@ def with_perplexity(result: dict[str, float], eval_loss: float | None) -> dict[s
     return result
 
 
-def end_of_run(trainer, ctx, base_loader: Callable[[], Any] | None = None) -> dict[str, Any]:
+def end_of_run(trainer, ctx, base_loader: Callable[[], Any] | None = None, *,
+               stop: Callable[[], bool] | None = None, over_budget: Callable[[], bool] | None = None,
+               progress: Callable[[int, int, float | None], None] | None = None) -> dict[str, Any]:
     """Task metrics of the fine-tuned model and of its base on the first ``eval_samples`` held-out
     rows, and the before/after answers. With LoRA the base is the same weights with the adapter
-    switched off; a fully fine-tuned model needs ``base_loader`` to load the base."""
+    switched off; a fully fine-tuned model needs ``base_loader`` to load the base.
+
+    The rows are answered a few at a time (one on a CPU), each by both models; before each next
+    group it ends early when ``stop()`` (Stop was pressed) or ``over_budget()`` (evaluation has
+    used its share of the run) says so, after at least one. ``progress(done, total, eta)``."""
     cfg = ctx.config
     rows = ctx.eval_rows[: cfg.eval_samples]
     if ctx.task not in GENERATIVE_TASKS or not rows:
         return {}
     model, tok = trainer.model, ctx.tokenizer
     t0 = time.time()
-    after = generate(model, tok, rows, ctx.task, max_new_tokens=cfg.eval_max_new_tokens)
-    if hasattr(model, "disable_adapter"):
-        with model.disable_adapter():
-            before = generate(model, tok, rows, ctx.task, max_new_tokens=cfg.eval_max_new_tokens)
-    elif base_loader is not None:
-        base = base_loader()
-        before = generate(base, tok, rows, ctx.task, max_new_tokens=cfg.eval_max_new_tokens)
-        del base
-    else:
-        before = None
+    group = 1 if next(model.parameters()).device.type == "cpu" else 8
+    answer = lambda m, part: generate(m, tok, part, ctx.task, max_new_tokens=cfg.eval_max_new_tokens)
+    after: list[str] = []
+    before: list[str] | None = [] if hasattr(model, "disable_adapter") or base_loader is not None else None
+    base = None
+    for i in range(0, len(rows), group):
+        if i and ((stop and stop()) or (over_budget and over_budget())):
+            break
+        if progress:
+            pace = (time.time() - t0) / i if i else None
+            progress(i, len(rows), pace * (len(rows) - i) if pace else None)
+        part = rows[i:i + group]
+        after += answer(model, part)
+        if hasattr(model, "disable_adapter"):
+            with model.disable_adapter():
+                before += answer(model, part)
+        elif before is not None:
+            base = base if base is not None else base_loader()
+            before += answer(base, part)
+    del base
+    rows = rows[: len(after)]
+    if progress:
+        progress(len(rows), len(rows), None)
     losses = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
     tuned = with_perplexity(task_metrics(ctx.task, after, rows), losses[-1] if losses else None)
     base_m = task_metrics(ctx.task, before, rows) if before is not None else {}
-    if hasattr(model, "disable_adapter") and losses:
+    if hasattr(model, "disable_adapter") and losses and not (stop and stop()) and not (over_budget and over_budget()):
         with model.disable_adapter():  # the base's loss on the same held-out rows, by the same trainer
             base_loss = trainer.evaluate(metric_key_prefix="base_eval").get("base_eval_loss")
         with_perplexity(base_m, base_loss)

@@ -100,13 +100,13 @@ def detect() -> Hardware:
 
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
     "cpu": dict(per_device_train_batch_size=4, gradient_accumulation_steps=1, max_seq_length=256,
-                max_steps=60, bf16=False, fp16=False, gradient_checkpointing=False),
+                max_steps=60, bf16=False, fp16=False, gradient_checkpointing=False, eval_max_rows=64),
     "low": dict(per_device_train_batch_size=2, gradient_accumulation_steps=8, max_seq_length=1024,
-                max_steps=-1, gradient_checkpointing=True),
+                max_steps=-1, gradient_checkpointing=True, eval_max_rows=256),
     "mid": dict(per_device_train_batch_size=8, gradient_accumulation_steps=2, max_seq_length=2048,
-                max_steps=-1, gradient_checkpointing=True),
+                max_steps=-1, gradient_checkpointing=True, eval_max_rows=256),
     "high": dict(per_device_train_batch_size=16, gradient_accumulation_steps=1, max_seq_length=4096,
-                 max_steps=-1, gradient_checkpointing=False),
+                 max_steps=-1, gradient_checkpointing=False, eval_max_rows=256),
 }
 
 

@@ -71,6 +71,51 @@ def delete_dataset(name: str, store: RunStore | None = None) -> dict[str, Any]:
     return {"name": path.name, "freed_bytes": size, "freed": human_size(size)}
 
 
+def exports_dir() -> Path:
+    return Path(tempfile.gettempdir()) / "modelforge-exports"
+
+
+def list_exports() -> list[dict[str, Any]]:
+    """The archives made for download (one folder per model), newest first, with their size."""
+    base = exports_dir()
+    folders = sorted((p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                     key=lambda p: p.stat().st_mtime, reverse=True) if base.is_dir() else []
+    out = []
+    for f in folders:
+        size = folder_size(f)
+        out.append({"name": f.name, "files": sorted(x.name for x in f.iterdir()), "size_bytes": size,
+                    "size": human_size(size)})
+    return out
+
+
+def delete_export(name: str) -> dict[str, Any]:
+    """Delete a model's download archives (made again when downloaded again)."""
+    folder = exports_dir() / Path((name or "").strip()).name
+    if not (name or "").strip() or not folder.is_dir() or folder.name.startswith("."):
+        raise ForgeError(f"There is no export '{name}'.", "List them with /exports (or forge exports).")
+    size = folder_size(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    return {"name": folder.name, "freed_bytes": size, "freed": human_size(size)}
+
+
+def storage() -> list[dict[str, Any]]:
+    """Uploaded datasets and download archives together, for one list with a Delete button: each
+    with ``key`` (``dataset:NAME`` or ``export:NAME``), what it is, its name and size."""
+    rows = [{"key": f"dataset:{d['name']}", "what": "uploaded dataset", **d} for d in list_datasets()]
+    rows += [{"key": f"export:{e['name']}", "what": "download archive", **e} for e in list_exports()]
+    return rows
+
+
+def delete_stored(key: str) -> dict[str, Any]:
+    """Delete what ``storage()`` listed under ``key``."""
+    kind, _, name = (key or "").partition(":")
+    if kind == "dataset":
+        return delete_dataset(name)
+    if kind == "export":
+        return delete_export(name)
+    raise ForgeError(f"'{key}' is neither an uploaded dataset nor an export.", "Pick one from the list.")
+
+
 def clean_temp(max_age_s: float = TEMP_MAX_AGE_S) -> dict[str, Any]:
     """Remove downloadable configs and export archives older than ``max_age_s`` from the system's
     temporary folder (they are made again on demand)."""

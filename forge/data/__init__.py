@@ -62,6 +62,11 @@ def resolve_source(ref: str, *, sandbox: bool = False) -> tuple[str, Path | None
     """``sample:NAME`` → the sample's file; a path → the file (checked against the sandbox when
     the request comes from the page or the API); anything else is a hub dataset id."""
     ref = ref.strip()
+    from ..config import MAX_REF_LENGTH
+
+    if len(ref) > MAX_REF_LENGTH:
+        raise DataError(f"dataset: the reference is {len(ref)} characters long; at most {MAX_REF_LENGTH} characters.",
+                        "Give a sample name, an uploaded file, a file path or a Hub dataset id.")
     if ref.startswith("sample:"):
         name = ref.split(":", 1)[1]
         if name not in samples():
@@ -92,6 +97,8 @@ def load(ref: str, task: str | None = None, *, sandbox: bool = False, max_sample
         raise DataError(f"{name} has no rows.", "Add examples to the file.")
     columns = list(dict.fromkeys(k for r in raw[:50] for k in r.data))
     notices: list[str] = []
+    if not columns and problems:
+        raise DataError(f"{name}: no line could be read.", "Each line of a .jsonl file must be one JSON object.", problems[:MAX_PROBLEMS])
     if task is None:
         task = detect_task(columns, tasks)
         if task is None:

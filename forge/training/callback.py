@@ -11,6 +11,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from . import checkpoints
+from .budget import EvalBudget
 from .events import EventLog
 
 
@@ -20,8 +21,9 @@ class EventCallback(TrainerCallback):
     ``reduce`` so that all of them end at the same step, and only the writer's events reach the log."""
 
     def __init__(self, events: EventLog, stop: Any, phase: str = "train", progress_interval: float = 0.5,
-                 world_size: int = 1):
+                 world_size: int = 1, budget: EvalBudget | None = None):
         self.events = events
+        self.budget = budget
         self.stop_event = stop
         self.phase = phase
         self.progress_interval = progress_interval
@@ -33,6 +35,8 @@ class EventCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._start = time.time()
+        if self.budget is not None:
+            self.budget.begin(self._start)
         self._last_tokens = (self._start, state.num_input_tokens_seen or 0)
         self.events.emit("progress", phase=self.phase, step=state.global_step, max_steps=state.max_steps,
                          epoch=round(state.epoch or 0.0, 4), elapsed=0.0, eta=None, tokens_per_second=0.0)
@@ -50,13 +54,42 @@ class EventCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if self._any_rank(self.stop_event.is_set(), args.device):
             control.should_training_stop = True
+        budget = self.budget
+        if budget is not None:
+            budget.steps_done = state.global_step - getattr(self, "_first_step", 0)
         now = time.time()
         if now - self._last_progress >= self.progress_interval or state.global_step >= state.max_steps:
             self._last_progress = now
             self._progress(state, now)
+        if budget is not None and control.should_evaluate and not control.should_training_stop:
+            self._within_budget(args, state, control, budget)
         return control
 
+    def _within_budget(self, args, state, control, budget: EvalBudget) -> None:
+        """Leave out an automatic evaluation that would take evaluation over its share of the run
+        (all ranks agree, as evaluation is collective); time the ones that run."""
+        if self._any_rank(budget.skip_evaluation(state.global_step, state.max_steps), args.device):
+            control.should_evaluate = False
+            budget.skipped += 1
+            if budget.skipped == 1:
+                self.events.emit("log", level="info", message=(
+                    f"Evaluations are spaced out to keep evaluation within {budget.share:.0%} of the run "
+                    "(set eval_steps to choose when it evaluates, or eval_budget to change the share)."))
+        else:
+            budget.eval_started()
+            self._timing_eval = True
+            self.events.emit("progress", **self._progress_fields(state, time.time()), activity="evaluation loss")
+            self._last_progress = time.time()
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        if self.budget is not None and getattr(self, "_timing_eval", False):  # one this callback let run
+            self._timing_eval = False
+            self.budget.eval_ended()
+
     def _progress(self, state, now: float) -> None:
+        self.events.emit("progress", **self._progress_fields(state, now))
+
+    def _progress_fields(self, state, now: float) -> dict[str, Any]:
         elapsed = now - self._start
         tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
         t0, n0 = self._last_tokens
@@ -65,11 +98,14 @@ class EventCallback(TrainerCallback):
             self._last_tokens = (now, tokens)
         step, total = state.global_step, state.max_steps
         done = step - getattr(self, "_first_step", 0)
-        eta = elapsed / done * (total - step) if done > 0 and total else None
-        self.events.emit("progress", phase=self.phase, step=step, max_steps=total,
-                         epoch=round(state.epoch or 0.0, 4), elapsed=round(elapsed, 2),
-                         eta=round(eta, 1) if eta is not None else None,
-                         tokens_per_second=round(self.tokens_per_second, 1), tokens=tokens)
+        if self.budget is not None:  # the pace of training alone; the evaluation still to come is added
+            train = self.budget.train_seconds(now)
+            eta = self.budget.eta(train / done * (total - step) if done > 0 and total else None)
+        else:
+            eta = elapsed / done * (total - step) if done > 0 and total else None
+        return dict(phase=self.phase, step=step, max_steps=total, epoch=round(state.epoch or 0.0, 4),
+                    elapsed=round(elapsed, 2), eta=round(eta, 1) if eta is not None else None,
+                    tokens_per_second=round(self.tokens_per_second, 1), tokens=tokens)
 
     def on_log(self, args, state, control, logs: dict[str, Any] | None = None, **kwargs):
         if not logs:

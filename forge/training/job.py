@@ -24,6 +24,7 @@ from ..hardware import free_memory
 from ..runs import RunStore
 from ..settings import get_settings
 from . import checkpoints
+from .budget import EvalBudget
 from .events import EventLog, NullLog
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ class Job:
         self.stop_event = StopFlag(self.dir)
         self.status = "queued"
         self._base_loader = None
+        self.budget: EvalBudget | None = None
+        self._steps = (0, 0)
 
     # ---- control -------------------------------------------------------------------------
     def stop(self) -> None:
@@ -166,15 +169,25 @@ class Job:
             self.log(f"Resuming from {self.resume_from.name}: model, optimizer, scheduler and random state.")
         trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
         status = "stopped" if self.stop_event.is_set() else "completed"
+        self._steps = (trainer.state.global_step, trainer.state.max_steps)
         evaluated = [h["step"] for h in trainer.state.log_history if "eval_loss" in h]
         if (ctx.eval_rows and status == "completed" and getattr(trainer, "eval_dataset", None) is not None
                 and (not evaluated or evaluated[-1] != trainer.state.global_step)):
+            self._evaluation_progress("evaluation loss")
+            if self.budget:
+                self.budget.eval_started()
             trainer.evaluate()  # the final eval loss; logged through the EventCallback
+            if self.budget:
+                self.budget.eval_ended()
         metrics = final_metrics(trainer.state.log_history)
         from ..evaluation import GENERATIVE_TASKS
 
         if status == "completed" and self.config.eval_samples and ctx.eval_rows and ctx.task in GENERATIVE_TASKS:
             metrics.update(self._evaluate(trainer, ctx))
+            if self.stop_event.is_set():
+                status = "stopped"
+        if self.budget and self.writer:
+            self.store.update_run(self.run_id, eval_time=self.budget.summary())
         out = self._save(trainer, loaded, ctx)
         metrics.update({k: v for k, v in ctx.extras.get("metrics", {}).items()})
         if not self.writer:
@@ -212,8 +225,17 @@ class Job:
                 "Choose a strategy that fits the data, or a dataset of the right task.")
         train_rows, eval_rows = ds.split(config.eval_split, config.seed)
         self.store.update_run(self.run_id, task=ds.task, n_train=len(train_rows), n_eval=len(eval_rows))
+        if config.eval_max_rows and len(eval_rows) > config.eval_max_rows:
+            self.log(f"Evaluation uses {config.eval_max_rows} of the {len(eval_rows)} held-out rows (eval_max_rows).")
+            eval_rows = eval_rows[: config.eval_max_rows]
+        rows_per_step = (config.per_device_train_batch_size or 1) * (config.gradient_accumulation_steps or 1) \
+            * self.world_size
+        self.budget = EvalBudget(config.eval_budget, automatic_cadence=config.eval_steps is None,
+                                 eval_rows_per_step=len(eval_rows) / rows_per_step)
 
         self.log(f"Resolving model {config.model_name}...")
+        if catalog.is_embedded(config.model_name) and not catalog.embedded_ready():
+            self.log("Unpacking the embedded model (once, about 20 s; `python -m forge prepare` does it ahead)...")
         resolved = catalog.resolve(config.model_name)
         provider, why = choose_provider(config, resolved)
         self.log(f"Provider: {why}")
@@ -257,7 +279,8 @@ class Job:
     def _callback(self, phase: str):
         from .callback import EventCallback
 
-        return EventCallback(self.events, self.stop_event, phase=phase, world_size=self.world_size)
+        return EventCallback(self.events, self.stop_event, phase=phase, world_size=self.world_size,
+                             budget=self.budget if phase == "train" else None)
 
     def _evaluate(self, trainer, ctx) -> dict[str, float]:
         """Task metrics and before/after samples on the held-out rows (see forge.evaluation)."""
@@ -266,20 +289,45 @@ class Job:
         if not self.writer:
             return {}
         n = min(len(ctx.eval_rows), self.config.eval_samples)
-        self.log(f"Evaluating: answering {n} held-out prompts with the fine-tuned model and its base...")
+        self.log(f"Evaluating: answering up to {n} held-out prompts with the fine-tuned model and its base...")
+        budget = self.budget
+        if budget:
+            budget.eval_started()
         try:
-            result = evaluation.end_of_run(trainer, ctx, base_loader=self._base_loader)
+            result = evaluation.end_of_run(
+                trainer, ctx, base_loader=self._base_loader, stop=self.stop_event.is_set,
+                progress=lambda i, total, eta: self._evaluation_progress(
+                    "scoring answers", i, total, min(eta, max(budget.left(), 0.0)) if eta and budget and budget.limited
+                    else eta),
+                over_budget=(lambda: budget.left() <= 0) if budget and budget.limited else None)
         except Exception as e:  # a failed evaluation must not lose the trained model
             log.exception("evaluation of run %s failed", self.run_id)
             self.log(f"Evaluation failed ({type(e).__name__}: {str(e)[:200]}); the model is saved all the same.", "warning")
             return {}
+        finally:
+            if budget:
+                budget.eval_ended()
         if not result:
             return {}
+        if result["n"] < n:
+            why = "Stop was pressed" if self.stop_event.is_set() else (
+                f"evaluation is kept within {budget.share:.0%} of the run (eval_budget; 1 lifts the limit)")
+            self.log(f"Scored {result['n']} of {n} answers: {why}.")
         flat = evaluation.flat(result)
         self.events.emit("evaluation", **result)
         self.store.update_run(self.run_id, evaluation=result)
         self.log("Evaluation: " + ", ".join(f"{k} {v:.4g}" for k, v in flat.items()) + f" ({result['seconds']} s)")
         return flat
+
+    def _evaluation_progress(self, activity: str, done: int | None = None, total: int | None = None,
+                             eta: float | None = None) -> None:
+        """A progress event while evaluating after the last step: what it does, how far (``done`` of
+        ``total``), the run's elapsed time and what is left."""
+        step, max_steps = self._steps
+        elapsed = self.budget.elapsed() if self.budget else 0.0
+        self.events.emit("progress", phase="train", step=step, max_steps=max_steps, elapsed=round(elapsed, 2),
+                         eta=round(eta, 1) if eta is not None else None, activity=activity,
+                         **({"done": done, "total": total} if total else {}))
 
     def _save(self, trainer, loaded, ctx) -> Path:
         """Write the model into ``model.partial`` and rename it to ``model`` once whole, so a model

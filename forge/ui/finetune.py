@@ -38,6 +38,8 @@ API = {
                   "stays on the Models tab). Returns the space freed.",
     "datasets": "The uploaded dataset files with their size.",
     "delete_dataset": "Delete an uploaded dataset file by name (refused while a queued or running run reads it).",
+    "exports": "The archives made for download (one folder per model) with their files and size.",
+    "delete_export": "Delete a model's download archives by the name /exports lists (made again on the next download).",
     "resume": "Resume a stopped, failed or interrupted run from its last checkpoint (optimizer, scheduler and "
               "random state restored), or train a finished run further with a larger max_steps or "
               "num_train_epochs. Returns the run's record; follow it with /follow.",
@@ -94,6 +96,12 @@ def _auto_widget(name: str, value: Any, visible: bool = True, label: str | None 
     if spec["kind"] == "json":
         return gr.Textbox(value if isinstance(value, str) else "", lines=2, **kw)
     return gr.Textbox(value or "", **kw)
+
+
+def _storage_frame(rows: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame([(r["what"], r["name"], r["size"]) for r in rows], columns=["What", "Name", "Size"])
 
 
 def build(ctx) -> None:
@@ -191,7 +199,9 @@ def build(ctx) -> None:
                     with gr.Row():  # the generated-answer evaluation (ROUGE, exact match) against the base
                         for k, label in (("eval_samples", "Answers to score"),
                                          ("eval_max_new_tokens", "Answer length (tokens)"),
-                                         ("eval_generate_every", "Score every N-th evaluation")):
+                                         ("eval_generate_every", "Score every N-th evaluation"),
+                                         ("eval_max_rows", "Rows for the eval loss"),
+                                         ("eval_budget", "Evaluation's share of the run (at most)")):
                             form[k] = _auto_widget(k, defaults.get(k), label=label)
                     form["packing"] = gr.Checkbox(defaults["packing"], label="Packing (join short examples)")
                 with gr.Accordion("Devices", open=False):
@@ -318,6 +328,15 @@ def build(ctx) -> None:
                 resume_btn = gr.Button("Resume from last checkpoint", size="sm", elem_id="mf-resume")
                 delete_run_btn = gr.Button("Delete run and checkpoints", size="sm", variant="stop",
                                            elem_id="mf-delete-run")
+
+        with gr.Accordion("Storage: uploaded datasets and download archives", open=False) as storage_acc:
+            storage_df = gr.Dataframe(_storage_frame([]), interactive=False, max_height=260, wrap=True,
+                                      elem_id="mf-storage")
+            with gr.Row():
+                storage_pick = gr.Dropdown([], label="Delete", elem_id="mf-storage-pick", scale=3)
+                storage_btn = gr.Button("Delete it", size="sm", variant="stop", elem_id="mf-storage-delete",
+                                        scale=1)
+            storage_md = gr.Markdown("", elem_id="mf-storage-result")
 
     # ---- API-only inputs and outputs (hidden) ------------------------------------------------
     with gr.Row(visible=False):
@@ -735,6 +754,28 @@ def build(ctx) -> None:
 
     delete_run_btn.click(on_delete_run, selected, [history_df, selected], api_visibility="private")
 
+    def show_storage(message: str = ""):
+        from ..housekeeping import storage
+
+        rows = storage()
+        return (_storage_frame(rows), gr.update(choices=[(f"{r['what']}: {r['name']} ({r['size']})", r["key"])
+                                                         for r in rows], value=None), message)
+
+    def on_delete_stored(key):
+        from ..housekeeping import delete_stored
+
+        if not key:
+            return show_storage("Pick a file or an export to delete.")
+        try:
+            r = delete_stored(key)
+        except Exception as e:
+            return show_storage(views.md_text(_friendly(e)))
+        return show_storage(f"Deleted {views.md_code(r['name'])}: {r['freed']} freed.")
+
+    storage_outputs = [storage_df, storage_pick, storage_md]
+    storage_acc.expand(show_storage, None, storage_outputs, api_visibility="private")
+    storage_btn.click(on_delete_stored, storage_pick, storage_outputs, api_visibility="private")
+
     def on_use_again(run_id):
         if not run_id:
             gr.Warning("Select a run in the history first.")
@@ -775,7 +816,8 @@ def build(ctx) -> None:
             try:
                 config = json.loads(config) if config.strip() else {}
             except json.JSONDecodeError as e:
-                raise gr.Error(f"config is not valid JSON: {e.msg} at column {e.colno}.") from None
+                raise gr.Error(f"config is not valid JSON: {e.msg} at column {e.colno}.",
+                               print_exception=False) from None
         if not isinstance(config, dict):
             raise gr.Error(f"config must be a JSON object of settings (got a {type(config).__name__}), for example "
                            '{"dataset": "sample:pirate_persona", "max_steps": 30}.', print_exception=False)
@@ -885,6 +927,22 @@ def build(ctx) -> None:
     gr.api(delete_run_api, api_name="delete_run", api_description=API["delete_run"], concurrency_limit=None)
     gr.api(datasets_api, api_name="datasets", api_description=API["datasets"], concurrency_limit=None)
     gr.api(delete_dataset_api, api_name="delete_dataset", api_description=API["delete_dataset"],
+           concurrency_limit=None)
+    def exports_api() -> list[dict]:
+        from ..housekeeping import list_exports
+
+        return list_exports()
+
+    def delete_export_api(name: str) -> dict:
+        from ..housekeeping import delete_export
+
+        try:
+            return delete_export(name)
+        except Exception as e:
+            raise gr.Error(_friendly(e), print_exception=False) from None
+
+    gr.api(exports_api, api_name="exports", api_description=API["exports"], concurrency_limit=None)
+    gr.api(delete_export_api, api_name="delete_export", api_description=API["delete_export"],
            concurrency_limit=None)
     gr.api(runs, api_name="runs", api_description=API["runs"], concurrency_limit=None)
     gr.api(run, api_name="run", api_description=API["run"], concurrency_limit=None)

@@ -118,12 +118,13 @@ def info_markdown(ref: str) -> tuple[str, str, bool]:
     if spec.fine_tuned:
         what = {"adapter": "LoRA adapter", "full": "fully fine-tuned model", "merged": "merged model"}.get(
             spec.kind, spec.kind)
-        text = (f"**{html.escape(spec.label)}** · {what} on `{spec.base_reference}`"
-                + (f" · trained for {spec.task}" if spec.task else ""))
+        text = (f"**{views.md_text(spec.label)}** · {what} on {views.md_code(spec.base_reference)}"
+                + (f" · trained for {spec.task}" if spec.task else "")
+                + f" · model id {views.md_code(spec.model_id)}")  # which record the name resolved to
         if spec.quantized_base:
             text += " · trained on a 4-bit base (QLoRA)"
     else:
-        text = f"**{html.escape(spec.label)}** · base model"
+        text = f"**{views.md_text(spec.label)}** · base model {views.md_code(spec.reference)}"
     text += f"  \n{'Loaded on ' + loaded['device'].upper() if loaded else 'Not loaded yet: it loads with the first message (or press Load).'}"
     for note in (loaded or {}).get("notes") or []:
         text += f"  \nℹ {note}"

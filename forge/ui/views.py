@@ -45,6 +45,7 @@ FORM_FIELDS = (
     "lora_alpha", "lora_dropout", "target_modules",
     "gradient_accumulation_steps", "warmup_ratio", "lr_scheduler_type", "weight_decay", "max_grad_norm", "seed",
     "eval_split", "max_samples", "logging_steps", "eval_steps", "save_steps", "save_total_limit",
+    "eval_max_rows", "eval_budget",
     "packing", "gradient_checkpointing", "bf16", "fp16", "num_processes", "distributed",
     "use_4bit", "use_8bit", "bnb_4bit_quant_type", "bnb_4bit_compute_dtype", "use_nested_quant",
     "run_name",
@@ -929,6 +930,12 @@ class RunView:
         if not p:
             return {"queued": "Waiting in the queue…", "running": "Preparing: reading data, loading the model…"}.get(
                 self.status, "")
+        activity = p.get("activity") if self.status == "running" else None
+        if activity:  # evaluating: what, how far, and the clock still running
+            done = f" {p['done']} / {p['total']}" if p.get("total") else ""
+            parts = [f"{str(activity).capitalize()}{done}", f"after step {p.get('step', 0)} / {p.get('max_steps') or '?'}",
+                     f"ETA {_clock(p.get('eta'))}", f"elapsed {_clock(p.get('elapsed'))}"]
+            return " · ".join(parts)
         parts = [f"Step {p.get('step', 0)} / {p.get('max_steps') or '?'}",
                  f"epoch {float(p.get('epoch') or 0):.2f}",
                  f"ETA {_clock(p.get('eta')) if self.status == 'running' else '–'}",
@@ -953,8 +960,9 @@ class RunView:
     def status_markdown(self) -> str:
         icon = {"queued": "…", "running": "▶", "completed": "✓", "failed": "✗", "stopped": "■",
                 "interrupted": "⚠"}.get(self.status, "•")
-        word = {"queued": "Queued", "running": "Training", "completed": "Completed", "failed": "Failed",
-                "stopped": "Stopped", "interrupted": "Interrupted"}.get(self.status, self.status)
+        word = {"queued": "Queued", "running": "Evaluating" if self.progress.get("activity") else "Training",
+                "completed": "Completed", "failed": "Failed", "stopped": "Stopped",
+                "interrupted": "Interrupted"}.get(self.status, self.status)
         head = (f"{icon} **{word}** · run {md_code(self.name or self.run_id)}"
                 + (f" · {md_text(self.what)}" if self.what else ""))
         detail = ""
