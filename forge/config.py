@@ -133,6 +133,7 @@ class RunConfig(BaseModel):
     provider: str = Field("auto", description="How weights are loaded: auto, huggingface, unsloth.")
     dataset: str = Field("sample:pirate_persona", min_length=1, max_length=MAX_REF_LENGTH,
                          description="Dataset file, hub dataset id, or sample:NAME.")
+    template_values: dict[str, str] = Field(default_factory=dict, description="Values for {{name}} placeholders left in a dataset's rows, e.g. {\"name\": \"Pirate Bot\", \"author\": \"Ada\"}.")
     eval_split: float = Field(0.1, ge=0.0, le=0.5, description="Fraction of rows held out for evaluation (0 to 0.5).")
     max_samples: int | None = Field(None, ge=1, description="Use at most this many rows of the dataset.")
     run_name: str | None = Field(None, max_length=100, description="A name for the run (generated when empty).")

@@ -224,3 +224,68 @@ def free_memory() -> None:
             torch.cuda.empty_cache()
     except ImportError:
         pass
+
+
+# strategies that keep a frozen copy of the model as their reference when fully fine-tuning (with
+# LoRA the reference is the same weights with the adapter switched off)
+REFERENCE_STRATEGIES = ("dpo", "kto", "rlhf")
+
+
+def estimate_run_memory(config: Any, shape: ModelShape, hw: Hardware | None = None,
+                        num_processes: int = 1) -> MemoryEstimate:
+    """The peak-memory estimate of a run's config as it will train (profile defaults filled in and
+    the strategy's own changes made): the one number the form shows and the run logs."""
+    bits = 4 if config.use_4bit else 8 if config.use_8bit else 16 if (config.bf16 or config.fp16) else 32
+    return estimate_memory(shape, lora_r=config.lora_r, bits=bits, batch_size=config.per_device_train_batch_size or 1,
+                           seq_len=config.max_seq_length or 512,
+                           gradient_checkpointing=bool(config.gradient_checkpointing),
+                           reference_model=config.strategy in REFERENCE_STRATEGIES and not config.lora_r, hw=hw,
+                           num_processes=num_processes, distributed=config.distributed)
+
+
+@dataclass(frozen=True)
+class DiskEstimate:
+    """What a run leaves on disk: its saved model and the checkpoints it keeps (each holds the
+    trained weights and the optimizer state, so that the run can resume)."""
+
+    model_gb: float
+    checkpoint_gb: float
+    checkpoints: int
+    total_gb: float
+    free_gb: float | None
+
+    @property
+    def warning(self) -> str | None:
+        if self.free_gb is not None and self.total_gb > self.free_gb:
+            return (f"This run writes about {self.total_gb:.1f} GiB but the disk has {self.free_gb:.1f} GiB free: "
+                    "keep fewer checkpoints (save_total_limit), use LoRA, or free space (Storage, below).")
+        return None
+
+    def summary(self) -> str:
+        return (f"≈ {self.total_gb:.2f} GiB on disk (model {self.model_gb:.2f}, up to {self.checkpoints} "
+                f"checkpoint(s) of {self.checkpoint_gb:.2f})" + (f" of {self.free_gb:.0f} GiB free"
+                                                                   if self.free_gb is not None else ""))
+
+
+def estimate_run_disk(config: Any, shape: ModelShape, folder: Any = None) -> DiskEstimate:
+    """The disk a run will take: the saved model (the adapter, or the whole model in its training
+    precision) plus ``save_total_limit`` checkpoints of trained weights, fp32 Adam state and, for a
+    full fine-tune, the model's weights."""
+    import shutil
+
+    bytes_per_weight = 2.0 if (config.bf16 or config.fp16) else 4.0
+    if config.lora_r:
+        trainable = shape.num_layers * 7 * 2 * config.lora_r * shape.hidden_size
+        model = trainable * 4.0
+    else:
+        trainable = shape.n_params
+        model = shape.n_params * bytes_per_weight
+    checkpoint = model + trainable * 8.0  # the weights as saved plus Adam's two fp32 moments
+    kept = max(1, int(config.save_total_limit or 1))
+    free = None
+    if folder is not None:
+        try:
+            free = shutil.disk_usage(folder).free / GiB
+        except OSError:
+            free = None
+    return DiskEstimate(model / GiB, checkpoint / GiB, kept, (model + kept * checkpoint) / GiB, free)

@@ -84,7 +84,17 @@ def _scrub(text: str, token: str | None) -> str:
     return re.sub(r"\bhf_[A-Za-z0-9]{8,}\b", "hf_***", text)
 
 
+def switched_off() -> OfflineError:
+    return OfflineError("The Hugging Face Hub is switched off on this machine (HF_HUB_OFFLINE is set).",
+                        "Unset HF_HUB_OFFLINE (and TRANSFORMERS_OFFLINE) and restart ModelForge to use the Hub. "
+                        "Models already downloaded and the embedded default still work offline.")
+
+
 def need_token(token: str | None, action: str) -> str:
+    """The token, or why the action cannot go on (with the Hub switched off, that first: asking
+    for a token would not help)."""
+    if not token and get_settings().offline:
+        raise switched_off()
     if not token:
         raise HubError(f"{action} needs a Hugging Face token, and none is set.",
                        "Paste a token with write access (huggingface.co/settings/tokens) into the Hub tab's token "
@@ -177,9 +187,7 @@ def ensure_online(client: "HubClient") -> None:
     if ok:
         return
     if get_settings().offline:
-        raise OfflineError("The Hugging Face Hub is switched off on this machine (HF_HUB_OFFLINE is set).",
-                           "Unset HF_HUB_OFFLINE (and TRANSFORMERS_OFFLINE) and restart ModelForge to use the Hub. "
-                           "Models already downloaded and the embedded default still work offline.")
+        raise switched_off()
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     raise OfflineError(f"This machine cannot reach the Hugging Face Hub ({endpoint}).",
                        "Check the internet connection (or proxy) and try again. Models already downloaded and the "

@@ -49,10 +49,10 @@ class GenerationSettings:
     """How an answer is sampled. ``temperature`` 0 means greedy decoding."""
 
     system_prompt: str = ""
-    temperature: float = 0.7
+    temperature: float = 0.3  # small models ramble when sampled hot
     top_p: float = 0.9
     top_k: int = 50
-    max_new_tokens: int = 256
+    max_new_tokens: int = 200
     repetition_penalty: float = 1.1
 
     LIMITS = {"temperature": (0.0, 5.0), "top_p": (0.0, 1.0), "top_k": (0, 1000), "max_new_tokens": (1, 8192),

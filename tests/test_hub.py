@@ -268,8 +268,13 @@ def test_push_merged_merges_once_then_uploads_a_full_model(fake_hub, trained):
     assert len([m for m in RunStore().list_models() if m.get("source_model") == adapter["id"]]) == 1
 
 
-def test_push_checks_before_uploading(fake_hub, trained, no_env_token):
+def test_push_checks_before_uploading(fake_hub, trained, no_env_token, monkeypatch):
     _, model = trained
+    # offline (as every test runs), no token: the Hub being off is what to fix, not the token
+    with pytest.raises(OfflineError, match="switched off"):
+        hub.push_model(model["id"], "alice/x")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     with pytest.raises(HubError, match="needs a Hugging Face token"):
         hub.push_model(model["id"], "alice/x")
     with pytest.raises(HubError, match="cannot write to 'bob'"):
@@ -505,7 +510,11 @@ def test_bad_token_gets_a_plain_message(online_env):
     assert "hf_BAD_TOKEN" not in str(err)
 
 
-def test_whoami_without_any_token(no_env_token):
+def test_whoami_without_any_token(no_env_token, monkeypatch):
+    with pytest.raises(OfflineError, match="switched off"):
+        hub.whoami("")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     with pytest.raises(HubError, match="needs a Hugging Face token"):
         hub.whoami("")
 
@@ -657,7 +666,7 @@ def test_api_whoami_offline_says_so(client, no_env_token):
     with pytest.raises(AppError, match="HF_HUB_OFFLINE"):
         client.predict(FAKE_TOKEN, api_name="/whoami")
     assert time.time() - t0 < 5
-    with pytest.raises(AppError, match="needs a Hugging Face token"):
+    with pytest.raises(AppError, match="switched off"):  # no token, offline: the Hub is off, said first
         client.predict("", api_name="/whoami")
 
 

@@ -7,6 +7,7 @@ Validation runs before any model loads.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,8 @@ def resolve_source(ref: str, *, sandbox: bool = False) -> tuple[str, Path | None
 
 
 def load(ref: str, task: str | None = None, *, sandbox: bool = False, max_samples: int | None = None,
-         display_name: str | None = None, tasks: tuple[str, ...] | None = None) -> Dataset:
+         display_name: str | None = None, tasks: tuple[str, ...] | None = None,
+         fill: dict[str, str] | None = None) -> Dataset:
     """Read and validate a dataset. Raises DataError listing up to 20 bad rows with their lines.
 
     ``task`` fixes the task; otherwise it is detected from the columns, among ``tasks`` when given
@@ -132,12 +134,61 @@ def load(ref: str, task: str | None = None, *, sandbox: bool = False, max_sample
             f"Each row needs: " + "; ".join(f"{k}: {v}" for k, v in spec.expected.items()) + ".",
             problems[:MAX_PROBLEMS],
         )
+    rows, note = fill_placeholders(rows, lines, fill or {})
+    if note:
+        notices.append(note)
     if max_samples:
         rows, lines = rows[:max_samples], lines[:max_samples]
     if len(rows) < MIN_ROWS:
         raise DataError(f"{name} has only {len(rows)} usable rows; at least {MIN_ROWS} are needed.",
                         "Add more examples (a few hundred give a visible effect).")
     return Dataset(ref, task, rows, lines, notices, columns)
+
+
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def fill_placeholders(rows: list[dict], lines: list[int], values: dict[str, str]) -> tuple[list[dict], str | None]:
+    """Replace ``{{name}}`` placeholders (as in identity datasets written as templates) with
+    ``values``; returns the rows and a notice naming those left unfilled (they train as written)."""
+    def sub(v: Any) -> Any:
+        if isinstance(v, str):
+            return PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], v)
+        if isinstance(v, list):
+            return [sub(x) for x in v]
+        if isinstance(v, dict):
+            return {k: sub(x) for k, x in v.items()}
+        return v
+
+    found: dict[str, int] = {}
+    first: int | None = None
+    out = []
+    for row, line in zip(rows, lines):
+        filled = sub(row) if values else row
+        left = {m for v in _strings(filled) for m in PLACEHOLDER.findall(v)}
+        for name in left:
+            found[name] = found.get(name, 0) + 1
+        if left and first is None:
+            first = line
+        out.append(filled)
+    if not found:
+        return out, None
+    names = ", ".join("{{" + n + "}}" for n in sorted(found))
+    example = ", ".join(f'"{n}": "..."' for n in sorted(found))
+    rows_with = max(found.values())
+    return out, (f"⚠ {rows_with} row(s) still hold template placeholders ({names}, first on line {first}): they "
+                 f"would be learned as written. Fill them with the setting template_values, e.g. {{{example}}}.")
+
+
+def _strings(v: Any):
+    if isinstance(v, str):
+        yield v
+    elif isinstance(v, list):
+        for x in v:
+            yield from _strings(x)
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from _strings(x)
 
 
 def sft_dataset(rows: list[dict], task: str):

@@ -200,7 +200,7 @@ class Job:
 
     def _prepare(self):
         from .. import catalog, data
-        from ..hardware import detect, estimate_memory, profile_defaults, ModelShape
+        from ..hardware import detect, estimate_run_disk, estimate_run_memory, profile_defaults, ModelShape
         from ..providers import choose_provider
         from ..strategies import TrainContext, get_strategy
         hw = detect()
@@ -216,6 +216,7 @@ class Job:
 
         self.log(f"Reading dataset {self.dataset_name or config.dataset}...")
         ds = data.load(config.dataset, config.task, sandbox=self.sandbox, max_samples=config.max_samples,
+                       fill=config.template_values,
                        display_name=self.dataset_name, tasks=strategy.tasks)
         for n in ds.notices:
             self.log(n)
@@ -244,11 +245,11 @@ class Job:
             from transformers import AutoConfig
 
             shape = ModelShape.from_config(AutoConfig.from_pretrained(resolved.path))
-            est = estimate_memory(shape, lora_r=config.lora_r, bits=4 if config.use_4bit else 8 if config.use_8bit else 16 if (config.bf16 or config.fp16) else 32,
-                                  batch_size=config.per_device_train_batch_size or 1, seq_len=config.max_seq_length or 512,
-                                  gradient_checkpointing=bool(config.gradient_checkpointing), hw=hw,
-                                  num_processes=self.world_size, distributed=config.distributed)
+            est = estimate_run_memory(config, shape, hw, num_processes=self.world_size)
             self.log(f"Memory estimate: {est.summary()}", "warning" if est.warning else "info")
+            disk = estimate_run_disk(config, shape, self.dir)
+            self.log(f"Disk estimate: {disk.summary()}" + (f"\n⚠️ {disk.warning}" if disk.warning else ""),
+                     "warning" if disk.warning else "info")
         except Exception as e:  # an estimate must never stop a run
             self.log(f"No memory estimate for this model ({type(e).__name__}).", "warning")
         if self.stop_event.is_set():

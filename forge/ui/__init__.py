@@ -32,6 +32,12 @@ CSS = """
                white-space: pre-wrap; word-break: break-word; min-height: 200px; }
 #mf-log, #mf-log.generating { border: 1px solid var(--block-border-color) !important; animation: none !important; }
 .mf-error textarea { color: #b52a2a !important; }
+/* tables: long words break instead of pushing columns out of the box */
+.table-wrap th, .table-wrap td { overflow-wrap: anywhere; }
+/* messages in code blocks wrap at the box's width */
+#mf-data-status pre, #mf-data-status code, .mf-section .prose pre { white-space: pre-wrap; word-break: break-word; }
+/* every button looks like one, the small secondary ones included */
+button.secondary { border: 1px solid var(--border-color-primary, #c4c4c4) !important; }
 """
 
 

@@ -137,9 +137,11 @@ def build(ctx) -> None:
                 data_md = gr.Markdown("", elem_id="mf-data-status")
                 problems_df = gr.Dataframe(headers=["Line", "Problem", "Excerpt (first 80 characters)"],
                                            label="Problems (fix these lines, then upload again)", visible=False,
-                                           interactive=False, wrap=True, elem_id="mf-problems")
+                                           interactive=False, wrap=True, elem_id="mf-problems",
+                                           column_widths=["12%", "44%", "44%"])
                 with gr.Accordion("Preview: the first rows as the model will see them", open=False):
                     preview_df = gr.Dataframe(headers=["Prompt", "Answer"], interactive=False, wrap=True,
+                                              column_widths=["50%", "50%"],
                                               max_height=300, elem_id="mf-preview")
 
             # ---- 3. settings -----------------------------------------------------------------
@@ -203,6 +205,8 @@ def build(ctx) -> None:
                                          ("eval_max_rows", "Rows for the eval loss"),
                                          ("eval_budget", "Evaluation's share of the run (at most)")):
                             form[k] = _auto_widget(k, defaults.get(k), label=label)
+                    form["template_values"] = _auto_widget("template_values", defaults.get("template_values"),
+                                                             label="Placeholder values (JSON)")
                     form["packing"] = gr.Checkbox(defaults["packing"], label="Packing (join short examples)")
                 with gr.Accordion("Devices", open=False):
                     devices_md = gr.Markdown("", elem_id="mf-devices")  # filled on load (probing imports torch)
@@ -305,11 +309,11 @@ def build(ctx) -> None:
         gr.Markdown("### 5 · History")
         with gr.Row():
             refresh_btn = gr.Button("Refresh", size="sm", scale=0, min_width=100)
-        history_df = gr.Dataframe(_history_frame([]), interactive=False, max_height=320, elem_id="mf-history",
+        history_df = gr.Dataframe(_history_frame([]), interactive=False, max_height=320, elem_id="mf-history", wrap=True,
                                   label="Past runs (select one to see it)")
         selected = gr.State(None)
         with gr.Accordion("Selected run", open=False) as detail_acc:
-            detail_md = gr.Markdown("Select a run in the table.")
+            detail_md = gr.Markdown("Select a run in the table.", elem_id="mf-run-detail")
             with gr.Row():
                 d_loss = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss",
                                      color_map=LOSS_COLORS, height=240)
@@ -331,6 +335,7 @@ def build(ctx) -> None:
 
         with gr.Accordion("Storage: uploaded datasets and download archives", open=False) as storage_acc:
             storage_df = gr.Dataframe(_storage_frame([]), interactive=False, max_height=260, wrap=True,
+                                      column_widths=["28%", "52%", "20%"],
                                       elem_id="mf-storage")
             with gr.Row():
                 storage_pick = gr.Dropdown([], label="Delete", elem_id="mf-storage-pick", scale=3)
@@ -388,7 +393,7 @@ def build(ctx) -> None:
     data_ok, config_ok = gr.State(False), gr.State(True)
 
     def start_state(data_ready, settings_ok):
-        return gr.update(interactive=bool(data_ready and settings_ok))
+        return gr.update(interactive=bool(data_ready and settings_ok), value=views.start_label())
 
     def on_form(*vals):
         values = values_of(vals)
@@ -661,8 +666,10 @@ def build(ctx) -> None:
         targets[session] = rec["id"]
         return gr.update(value="", visible=False), f"… **Queued** · run {views.md_code(rec['name'])}"
 
-    start_btn.click(on_start, comps + data_inputs, [error_box, status_md], api_visibility="private",
-                    trigger_mode="multiple")
+    then_start_state(start_btn.click(on_start, comps + data_inputs, [error_box, status_md], api_visibility="private",
+                                     trigger_mode="multiple"))
+    then_start_state(ctx.run_finished.change(lambda: None, None, None, api_visibility="private",
+                                             show_progress="hidden"))
 
     def on_stop(run_id):
         try:

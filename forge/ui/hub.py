@@ -27,6 +27,7 @@ SHARE_WARNING = ("This studio was started with --share and no login: anyone with
                  "MODELFORGE_AUTH) to require one.")
 MODEL_COLUMNS = ["Model", "Size", "Licence", "Downloads", "Likes", "Updated"]
 DATASET_COLUMNS = ["Dataset", "Size", "Licence", "Downloads", "Likes", "Updated"]
+COLUMN_WIDTHS = ["34%", "10%", "14%", "14%", "10%", "18%"]
 KIND_CHOICES = [("Adapter only: small, loads on top of its base", "adapter"),
                 ("Merged into its base: a standalone model", "merged")]
 API = {
@@ -230,6 +231,7 @@ def build(ctx) -> None:
                                        info="0: any size")
                     m_search = gr.Button("Search", elem_id="mf-hub-search-models")
                 m_table = gr.Dataframe(headers=MODEL_COLUMNS, interactive=False, wrap=True, max_height=320,
+                                       column_widths=COLUMN_WIDTHS,
                                        elem_id="mf-hub-models")
                 with gr.Row():
                     m_pick = gr.Textbox(label="Model to download", placeholder="org/name (click a row)", scale=4)
@@ -246,6 +248,7 @@ def build(ctx) -> None:
                                       label="Sort by", scale=2)
                     d_search = gr.Button("Search", scale=1, elem_id="mf-hub-search-datasets")
                 d_table = gr.Dataframe(headers=DATASET_COLUMNS, interactive=False, wrap=True, max_height=320,
+                                       column_widths=COLUMN_WIDTHS,
                                        elem_id="mf-hub-datasets")
                 with gr.Row():
                     d_pick = gr.Textbox(label="Dataset to download", placeholder="org/name (click a row)", scale=4)
@@ -382,8 +385,12 @@ def build(ctx) -> None:
 
     d_download.click(on_download_dataset, [d_pick, token], d_status, api_visibility="private")
 
-    ctx.demo.load(lambda: (storage_markdown(getattr(ctx.demo, "share_url", None)), gr.update(choices=model_choices()),
-                           cached_markdown()), None,
+    def on_open():
+        choices = model_choices()  # the push picker starts on the newest fine-tuned model
+        return (storage_markdown(getattr(ctx.demo, "share_url", None)),
+                gr.update(choices=choices, value=choices[0][1] if choices else None), cached_markdown())
+
+    ctx.demo.load(on_open, None,
                   [storage_md, model_dd, cached_md], api_visibility="private", show_progress="hidden")
 
     # ---- API endpoints -----------------------------------------------------------------------

@@ -217,9 +217,11 @@ def evaluation_panel(ctx, selected: gr.State) -> Panel:
     with gr.Accordion("Evaluation: base model vs fine-tuned", open=True, visible=False,
                       elem_id="mf-model-eval") as acc:
         head = gr.Markdown("")
-        metrics = gr.Dataframe(pd.DataFrame(columns=views.METRICS_HEADERS), interactive=False,
+        metrics = gr.Dataframe(pd.DataFrame(columns=views.METRICS_HEADERS), interactive=False, wrap=True,
+                               column_widths=["31%", "23%", "23%", "23%"],
                                elem_id="mf-model-eval-metrics", label="Task metrics")
         samples = gr.Dataframe(pd.DataFrame(columns=views.BEFORE_AFTER_HEADERS), interactive=False, wrap=True,
+                               column_widths=["25%", "25%", "25%", "25%"],
                                max_height=420, elem_id="mf-model-before-after", label="Before / after")
 
     def fill(d):
@@ -346,10 +348,11 @@ def evaluate_section(ctx) -> None:
     gr.on([source.change, sample.change, uploaded.change, path_box.submit, ctx.demo.load], on_dataset, data_inputs,
           table, api_visibility="private", show_progress="hidden", trigger_mode="always_last")
 
-    def on_refresh():
-        return gr.update(choices=model_choices())
+    def on_refresh(current=None):
+        choices = model_choices()  # the picker starts on the newest fine-tuned model (else the default)
+        return gr.update(choices=choices, value=current or (choices[0][1] if choices else None))
 
-    gr.on([refresh_btn.click, ctx.demo.load, ctx.run_finished.change], on_refresh, None, model,
+    gr.on([refresh_btn.click, ctx.demo.load, ctx.run_finished.change], on_refresh, model, model,
           api_visibility="private", show_progress="hidden")
 
     def on_evaluate(model_ref, src, smp, upl, path, task_v, n, max_new_tokens, progress=gr.Progress()):

@@ -178,8 +178,9 @@ def build(ctx) -> None:
         base_chat = gr.Chatbot([], label="Base model", height=420, visible=False, elem_id="mf-pg-base-chat")
     conv = gr.State([])  # the conversation as plain messages (what the model sees)
     base_conv = gr.State([])
-    message = gr.Textbox(label="Message", placeholder="Type a message and press Enter", lines=2,
-                         elem_id="mf-pg-input")
+    # one line that grows: Enter sends, Shift+Enter adds a line (as chat apps do)
+    message = gr.Textbox(label="Message", placeholder="Type a message · Enter sends · Shift+Enter adds a line",
+                         lines=1, max_lines=8, elem_id="mf-pg-input")
     document = gr.Textbox(label="Document to summarize", lines=6, visible=False, elem_id="mf-pg-document")
     with gr.Row(visible=False) as qa_row:
         context = gr.Textbox(label="Context", lines=5, scale=3, elem_id="mf-pg-context")
@@ -221,10 +222,15 @@ def build(ctx) -> None:
 
     def on_model(ref):
         text, fit, can_compare = info_markdown(ref)
+        # a fine-tuned model answers greedily, as in its run's evaluation; a base model samples gently
+        temp = 0.0 if can_compare else defaults.temperature
+        if can_compare:
+            text += "  \nAnswers are greedy (temperature 0), as in its run's evaluation: raise the temperature " \
+                    "under Generation settings for varied answers."
         return (text, fit, gr.update(interactive=can_compare, value=False) if not can_compare else gr.update(interactive=True),
-                [], [], [], [])
+                [], [], [], [], temp)
 
-    model.change(on_model, model, [info_md, mode, compare, chat, base_chat, conv, base_conv],
+    model.change(on_model, model, [info_md, mode, compare, chat, base_chat, conv, base_conv, temperature],
                  api_visibility="private", show_progress="hidden")
 
     def on_mode(m):
@@ -315,7 +321,9 @@ def build(ctx) -> None:
             s = stats.to_dict()
             done = "■ Stopped." if s["stopped"] else "✓ Done."
             tps = f" · {s['tokens_per_second']:.1f} tokens/s" if s.get("tokens_per_second") else ""
-            out = frame(f"{done} {' / '.join(str(t) for t in s['tokens'])} tokens{tps}")
+            names = ["fine-tuned", "base"] if cmp else ["fine-tuned" if spec.base_reference else "base model"]
+            counts = " · ".join(f"{n}: {t} tokens" for n, t in zip(names, s["tokens"]))
+            out = frame(f"{done} {counts}{tps}")
             out[2] = history + [{"role": "assistant", "content": answers[0]}]
             out[3] = base_history + [{"role": "assistant", "content": answers[1]}] if cmp else out[2]
             yield out

@@ -45,7 +45,7 @@ FORM_FIELDS = (
     "lora_alpha", "lora_dropout", "target_modules",
     "gradient_accumulation_steps", "warmup_ratio", "lr_scheduler_type", "weight_decay", "max_grad_norm", "seed",
     "eval_split", "max_samples", "logging_steps", "eval_steps", "save_steps", "save_total_limit",
-    "eval_max_rows", "eval_budget",
+    "eval_max_rows", "eval_budget", "template_values",
     "packing", "gradient_checkpointing", "bf16", "fp16", "num_processes", "distributed",
     "use_4bit", "use_8bit", "bnb_4bit_quant_type", "bnb_4bit_compute_dtype", "use_nested_quant",
     "run_name",
@@ -692,31 +692,34 @@ def memory_estimate(values: dict[str, Any], hw=None) -> tuple[str, bool]:
     shape = ModelShape.from_config(SimpleNamespace(**cfg))
     if not shape.n_params:
         return "No estimate for this model: its config does not describe its size.", False
-    strategy = values.get("strategy") or "sft"
-    use_4bit = bool(values.get("use_4bit")) or strategy == "qlora"
-    bits = 4 if use_4bit else 8 if values.get("use_8bit") else 16 if (values.get("bf16") or values.get("fp16")) else 32
-    lora_r = int(values.get("lora_r") or 0)
-    if use_4bit and lora_r == 0:
-        lora_r = 16
-    try:
-        est = estimate_memory(shape, lora_r=lora_r, bits=bits,
-                              batch_size=int(values.get("per_device_train_batch_size") or 1),
-                              seq_len=int(values.get("max_seq_length") or 512),
-                              gradient_checkpointing=bool(values.get("gradient_checkpointing")),
-                              reference_model=strategy in ("dpo", "rlhf", "ppo"), hw=hw,
-                              num_processes=_processes(values, hw), distributed=values.get("distributed") or "ddp")
+    n = _processes(values, hw)
+    try:  # the run's own estimate: the config as it will train, profile defaults and strategy applied
+        from ..config import resolve_defaults
+        from ..hardware import estimate_run_memory, profile_defaults
+        from ..strategies import get_strategy
+
+        config = form_to_config(values)
+        config = get_strategy(config.strategy).prepare_config(resolve_defaults(config, profile_defaults(hw)))
+        est = estimate_run_memory(config, shape, hw, num_processes=n)
     except Exception as e:
         return f"No estimate: {type(e).__name__}", False
+    lora_r, bits = config.lora_r, 4 if config.use_4bit else 8 if config.use_8bit else 16 if (config.bf16 or config.fp16) else 32
     size = f"{shape.n_params / 1e6:.0f}M parameters" if shape.n_params < 1e9 else f"{shape.n_params / 1e9:.1f}B parameters"
-    n = _processes(values, hw)
     per = f" per process ({n} processes, {values.get('distributed') or 'ddp'})" if n > 1 else ""
     text = (f"**Memory estimate** ({size}, {'LoRA r=' + str(lora_r) if lora_r else 'full fine-tuning'}, "
             f"{bits}-bit): ≈ **{est.total_gb:.2f} GiB** peak{per} of {est.available_gb:.0f} GiB "
             f"(weights {est.weights_gb:.2f}, gradients+optimizer {est.trainable_gb + est.optimizer_gb:.2f}, "
             f"activations {est.activations_gb:.2f})")
+    from ..hardware import estimate_run_disk
+    from ..settings import get_settings
+
+    disk = estimate_run_disk(config, shape, get_settings().home)
+    text += f"  \n**Disk**: {disk.summary()}"
     if est.warning:
         text += f"\n\n⚠ **Will not fit:** {est.warning}"
-    return text, bool(est.warning)
+    if disk.warning:
+        text += f"\n\n⚠ **Disk:** {disk.warning}"
+    return text, bool(est.warning or disk.warning)
 
 
 def _processes(values: dict[str, Any], hw) -> int:
@@ -1009,6 +1012,16 @@ def log_html(lines) -> str:
     """The log tail as HTML (escaped), newest line last."""
     body = html.escape("\n".join(lines)) if lines else "The run's log appears here."
     return f'<pre class="mf-log-pre">{body}</pre>'
+
+
+def start_label() -> str:
+    """What Start will do: start at once, or queue behind the runs ahead (one trains at a time)."""
+    from ..training import get_queue
+
+    ahead = len(get_queue().active_ids())
+    if not ahead:
+        return "Start training"
+    return "Queue after the current run" if ahead == 1 else f"Queue after {ahead} runs"
 
 
 def find_active_run() -> str | None:
