@@ -14,7 +14,8 @@ def run(cfg):
 
 def fast(tiny_config, **kw):
     base = dict(max_steps=20, learning_rate=2e-2, lora_r=16, max_samples=80, eval_split=0.1,
-                eval_samples=4, eval_max_new_tokens=12, max_seq_length=256)
+                eval_samples=4, eval_max_new_tokens=12, max_seq_length=256,
+                eval_budget=1.0)  # every answer scored: these tests read the metrics, not the budget
     base.update(kw)
     return tiny_config(**base)
 
@@ -54,9 +55,11 @@ def test_generation_is_bounded_by_the_sample_cap(tiny_config, home):
     path = home / "datasets" / "big_summaries.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     rec = run(tiny_config(dataset=str(path), max_samples=None, max_steps=2, eval_split=0.5, eval_samples=3,
-                          eval_max_new_tokens=4, eval_steps=1000, per_device_train_batch_size=2))
+                          eval_max_new_tokens=4, eval_steps=1000, per_device_train_batch_size=2, eval_budget=1.0))
     assert rec["status"] == "completed", rec.get("error")
-    assert rec["n_eval"] == 1000
+    assert rec["n_eval"] == 1000  # held out; the evaluation loss reads the first eval_max_rows of them
+    logs = [e["message"] for e in read_all(rec["events_path"]) if e["kind"] == "log"]
+    assert "Evaluation uses 64 of the 1000 held-out rows (eval_max_rows)." in logs
     assert rec["evaluation"]["n"] == 3 and len(rec["evaluation"]["samples"]) == 3
 
 
@@ -84,3 +87,59 @@ def test_evaluate_any_model_stores_comparable_results(tiny_model):
     assert set(r["metrics"]) >= {"exact_match", "f1", "perplexity", "loss"}
     assert r["n"] == 3 and seen[-1] == 1.0 and seen == sorted(seen)
     assert any(e["model"] == str(tiny_model) for e in get_store().list_evaluations("sample:qa_facts"))
+
+
+def test_evaluation_keeps_to_its_budget_and_says_so(tiny_config):
+    """Answering is slow next to a few training steps of the tiny model: within the default budget
+    only some answers are scored, and the log says why; with the budget lifted, all of them."""
+    cfg = dict(max_steps=4, eval_samples=12, eval_max_new_tokens=32, eval_split=0.25, max_samples=80)
+    budgeted = run(tiny_config(**cfg))
+    assert budgeted["status"] == "completed", budgeted.get("error")
+    n = budgeted["evaluation"]["n"]
+    assert 1 <= n < 12
+    logs = [e["message"] for e in read_all(budgeted["events_path"]) if e["kind"] == "log"]
+    assert f"Scored {n} of 12 answers: evaluation is kept within 20% of the run (eval_budget; 1 lifts the limit)." \
+        in logs
+    share = budgeted["eval_time"]
+    assert share["eval_seconds"] > 0 and 0 < share["eval_share"] < 1
+    # the page shows what evaluation does, how far it is, and the clock still running
+    progress = [e for e in read_all(budgeted["events_path"]) if e["kind"] == "progress" and e.get("activity")]
+    assert {"evaluation loss", "scoring answers"} <= {e["activity"] for e in progress}
+    scoring = [e for e in progress if e["activity"] == "scoring answers"]
+    assert [e["done"] for e in scoring] == sorted(e["done"] for e in scoring) and scoring[-1]["total"] == n
+    assert scoring[-1]["elapsed"] > scoring[0]["elapsed"]
+
+    lifted = run(tiny_config(**cfg, eval_budget=1.0, eval_steps=100))  # (no evaluation before the last step)
+    assert lifted["evaluation"]["n"] == 12
+
+
+def test_stop_during_answer_scoring_ends_it_and_keeps_the_model(tiny_config):
+    import time
+
+    q = get_queue()
+    rec = q.submit(tiny_config(max_steps=2, eval_samples=200, eval_max_new_tokens=64, eval_split=0.5,
+                               max_samples=None, eval_budget=1.0))
+    deadline = time.time() + 300
+    answered = 0
+    while answered < 2:
+        events = read_all(get_store_run(rec["id"])["events_path"])
+        answered = max([e.get("done") or 0 for e in events
+                        if e["kind"] == "progress" and e.get("activity") == "scoring answers"], default=0)
+        assert time.time() < deadline, "scoring did not start"
+        time.sleep(0.05)
+    assert q.stop(rec["id"]) == "stopping"
+    done = q.wait(rec["id"], timeout=300)
+    assert done["status"] == "stopped" and done["output_dir"]
+    from pathlib import Path
+
+    assert (Path(done["output_dir"]) / "adapter_model.safetensors").is_file()
+    # it ended within one answer of the Stop (the one being written), of the 64 it would have given
+    assert answered <= done["evaluation"]["n"] <= answered + 2 < 64
+    logs = [e["message"] for e in read_all(done["events_path"]) if e["kind"] == "log"]
+    assert any(m.startswith("Scored") and "Stop was pressed" in m for m in logs)
+
+
+def get_store_run(run_id):
+    from forge.runs import get_store
+
+    return get_store().get_run(run_id)

@@ -262,3 +262,13 @@ def test_live_frames_hold_every_series_the_run_will_draw_from_the_start():
                                                                "policy · kl")}
     assert views.expected_series({"config": {}}, "sft") == {"loss": ("train loss", "eval loss"),
                                                            "lr": ("learning rate",), "strategy": ()}
+
+
+def test_progress_while_evaluating_says_what_and_keeps_the_clock():
+    v = views.RunView(run_id="r-eval", status="running")
+    v.feed([{"t": 0, "kind": "progress", "phase": "train", "step": 20, "max_steps": 20, "elapsed": 95.0, "eta": 30.0,
+             "activity": "scoring answers", "done": 5, "total": 16}])
+    assert v.progress_text() == "Scoring answers 5 / 16 · after step 20 / 20 · ETA 0:30 · elapsed 1:35"
+    assert "**Evaluating**" in v.status_markdown()
+    v.feed([{"t": 1, "kind": "result", "status": "completed", "metrics": {}, "output_dir": None, "error": None}])
+    assert "Scoring" not in v.progress_text() and "**Completed**" in v.status_markdown()

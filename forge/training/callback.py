@@ -61,7 +61,7 @@ class EventCallback(TrainerCallback):
         if now - self._last_progress >= self.progress_interval or state.global_step >= state.max_steps:
             self._last_progress = now
             self._progress(state, now)
-        if budget is not None and control.should_evaluate and not control.should_training_stop:
+        if budget is not None and control.should_evaluate:
             self._within_budget(args, state, control, budget)
         return control
 
