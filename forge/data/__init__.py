@@ -53,6 +53,10 @@ class Dataset:
         """The first rows after mapping, as the prompt and answer the model will see."""
         out = []
         for row in self.rows[:n]:
+            if self.task == "text":  # learned whole: no prompt
+                out.append({"prompt": "(continued pre-training: the whole text is learned)",
+                            "answer": row["text"][:300]})
+                continue
             prompt = prompt_messages(row, self.task)
             out.append({"prompt": "\n".join(f"[{m['role']}] {m['content']}" for m in prompt)[:300],
                         "answer": reference_answer(row, self.task)[:300]})
@@ -189,6 +193,34 @@ def _strings(v: Any):
     elif isinstance(v, dict):
         for x in v.values():
             yield from _strings(x)
+
+
+def place_tools(rows: list[dict], chat_template: str | None, model: str) -> tuple[list[dict], str | None]:
+    """Rows with tool specs (a ``tools`` column), ready for the model's chat template: kept for a
+    template that renders tools, otherwise written into the system message as JSON, with a notice
+    naming the model."""
+    import json
+
+    from .tasks import tool_specs
+
+    if not any(r.get("tools") for r in rows) or "tools" in (chat_template or ""):
+        return rows, None
+    out = []
+    for r in rows:
+        specs = tool_specs(r.get("tools")) if r.get("tools") else None
+        if not specs:
+            out.append(r)
+            continue
+        msgs = list(r["messages"])
+        text = "Tools you can call (JSON function specs):\n" + json.dumps(specs, ensure_ascii=False)
+        if msgs and msgs[0]["role"] == "system":
+            msgs[0] = {"role": "system", "content": msgs[0]["content"] + "\n\n" + text}
+        else:
+            msgs = [{"role": "system", "content": text}] + msgs
+        out.append({**{k: v for k, v in r.items() if k != "tools"}, "messages": msgs})
+    return out, (f"The chat template of {model} has no place for tool specs: they are given to it in the system "
+                 "message instead, as JSON text. A model whose template takes tools (for example Qwen2.5 or "
+                 "Llama 3.1 Instruct) learns tool calls in its own format.")
 
 
 def sft_dataset(rows: list[dict], task: str):

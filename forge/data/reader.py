@@ -16,7 +16,8 @@ from typing import Any
 
 from ..errors import DataError
 
-EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet",
+              ".txt": "txt"}
 MAX_PROBLEMS = 20
 
 
@@ -68,7 +69,7 @@ def read_file(path: str | Path, display_name: str | None = None) -> tuple[list[R
     kind = EXTENSIONS.get(path.suffix.lower())
     if kind is None:
         raise DataError(f"{name}: unsupported file type '{path.suffix}'.",
-                        "Use a .jsonl, .json, .csv or .parquet file.")
+                        "Use a .jsonl, .json, .csv, .parquet or .txt file.")
     if not path.is_file():
         raise DataError(f"Dataset file not found: {name}", "Check the path, or upload the file.")
     if path.stat().st_size == 0:
@@ -78,7 +79,22 @@ def read_file(path: str | Path, display_name: str | None = None) -> tuple[list[R
     text = _decode(path.read_bytes(), name)
     if not text.strip():
         raise DataError(f"{name} is empty (only blank lines).", "Add rows to the file.")
-    return {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv}[kind](text, name)
+    return {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv, "txt": _read_txt}[kind](text, name)
+
+
+def _read_txt(text: str, name: str) -> tuple[list[Row], list[Problem]]:
+    """Plain text for continued pre-training: each passage (lines up to a blank line) is a row
+    ``{"text": ...}``, numbered by its first line."""
+    rows, block, start = [], [], 0
+    for i, line in enumerate(text.splitlines() + [""], start=1):
+        if line.strip():
+            if not block:
+                start = i
+            block.append(line)
+        elif block:
+            rows.append(Row(start, {"text": "\n".join(block)}))
+            block = []
+    return rows, []
 
 
 def _read_jsonl(text: str, name: str) -> tuple[list[Row], list[Problem]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 Messages = list[dict[str, str]]
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
 
 SUMMARIZE_INSTRUCTION = "Summarize the following text."
 QA_INSTRUCTION = "Answer the question with a short span copied from the context."
@@ -63,6 +63,9 @@ def _messages(value: Any, name: str, *, must_end_with_assistant: bool = True) ->
             return f"{name}[{i}].role is '{m['role']}'; expected one of {', '.join(ROLES)}"
         if not isinstance(m["content"], str) or not m["content"].strip():
             return f"{name}[{i}].content is empty or not text"
+        if m["role"] == "tool" and (i == 0 or value[i - 1]["role"] not in ("assistant", "tool")):
+            return (f"{name}[{i}] is a tool's answer (an observation) but does not follow a tool call "
+                    "(an assistant or function_call turn)")
     if must_end_with_assistant and value[-1]["role"] != "assistant":
         return f"the last message of '{name}' must be from the assistant (the answer to learn)"
     if must_end_with_assistant and not any(m["role"] == "user" for m in value):
@@ -127,7 +130,31 @@ def _v_textgen(r: dict) -> list[str]:
 
 @validator("chat")
 def _v_chat(r: dict) -> list[str]:
-    return [e] if (e := _messages(r.get("messages"), "messages")) else []
+    errs = [e] if (e := _messages(r.get("messages"), "messages")) else []
+    if r.get("tools") not in (None, "", []) and tool_specs(r["tools"]) is None:
+        errs.append("field 'tools' must be a JSON list of function specs ([{\"name\": ..., \"parameters\": ...}])")
+    return errs
+
+
+def tool_specs(value: Any) -> list[dict] | None:
+    """A row's ``tools`` (a list of function specs, or that list as JSON text); None when it is not one."""
+    import json
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            return None
+    if isinstance(value, dict):
+        value = [value]
+    if isinstance(value, list) and all(isinstance(t, dict) for t in value):
+        return value
+    return None
+
+
+@validator("text")
+def _v_text(r: dict) -> list[str]:
+    return [e] if (e := _text(r.get("text"), "text")) else []
 
 
 @validator("summarization")
@@ -198,14 +225,19 @@ TASK_SPECS: dict[str, TaskSpec] = {
                   "answers": {"text": ["Paris"], "answer_start": [0]}}),
         TaskSpec("preference", "Preference pairs (DPO, ORPO, RLHF)", ("prompt", "chosen", "rejected"), (),
                  {"question": "prompt", "instruction": "prompt", "accepted": "chosen", "preferred": "chosen",
-                  "response_chosen": "chosen", "response_rejected": "rejected", "dispreferred": "rejected"},
+                  "response_chosen": "chosen", "response_rejected": "rejected", "dispreferred": "rejected",
+                  "conversations": "prompt", "messages": "prompt"},
                  {"prompt": "the prompt (text or messages)", "chosen": "the better answer", "rejected": "the worse answer"},
                  {"prompt": "Say hi", "chosen": "Hello! How can I help?", "rejected": "What."}),
         TaskSpec("feedback", "Unpaired feedback (KTO)", ("prompt", "completion", "label"), (),
                  {"question": "prompt", "response": "completion", "output": "completion", "desirable": "label",
-                  "thumbs_up": "label"},
+                  "thumbs_up": "label", "kto_tag": "label"},
                  {"prompt": "the prompt", "completion": "an answer", "label": "true if the answer is good, false if bad"},
                  {"prompt": "Say hi", "completion": "Hello!", "label": True}),
+        TaskSpec("text", "Plain text (continued pre-training)", ("text",), (),
+                 {"content": "text", "body": "text"},
+                 {"text": "a passage of text, learned whole (every token)"},
+                 {"text": "The tide turns twice a day; sailors plan their leaving by it."}),
         TaskSpec("prompt", "Prompts (online RL: GRPO, RLHF)", ("prompt",), ("answer",),
                  {"question": "prompt", "instruction": "prompt", "input": "prompt", "solution": "answer",
                   "reference": "answer", "output": "answer"},
@@ -215,7 +247,10 @@ TASK_SPECS: dict[str, TaskSpec] = {
 }
 
 # When the task is not given, the first spec whose required fields are all present wins.
-DETECTION_ORDER = ("preference", "feedback", "chat", "extractive-qa", "summarization", "text-generation", "prompt")
+DETECTION_ORDER = ("preference", "feedback", "chat", "extractive-qa", "summarization", "text-generation", "prompt",
+                   "text")
+CONVERSATION_COLUMNS = ("messages", "conversations", "conversation", "dialog")
+LABEL_COLUMNS = ("label", "kto_tag")
 
 
 def map_columns(columns: list[str], spec: TaskSpec) -> dict[str, str]:
@@ -255,6 +290,12 @@ def detect_task(columns: list[str], candidates: tuple[str, ...] | None = None) -
     the columns fit no candidate fully, the candidate sharing the most fields is chosen, so that
     validation can say, row by row, which field is missing.
     """
+    convo = any(c in columns for c in CONVERSATION_COLUMNS)
+    if convo and any(c in columns for c in LABEL_COLUMNS) and (candidates is None or "feedback" in candidates):
+        return "feedback"  # KTO: a conversation whose last assistant turn is the completion, and a label
+    if convo and "chosen" in columns and "rejected" in columns and "prompt" not in columns \
+            and (candidates is None or "preference" in candidates):
+        return "preference"  # a conversation and two answers to its last turn
     task, exact, _ = _detect(columns, list(DETECTION_ORDER))
     if candidates is None or task in candidates or (task and exact):
         return task
@@ -278,20 +319,55 @@ def normalize_row(row: dict, task: str, renames: dict[str, str]) -> dict:
     for theirs, ours in renames.items():
         if theirs in out:
             out[ours] = out.pop(theirs)
-    if task == "chat" and isinstance(out.get("messages"), list):
-        out["messages"] = [_sharegpt(m) for m in out["messages"]]
+    if task == "feedback" and "prompt" not in out and "completion" not in out:
+        convo = next((out.pop(c) for c in CONVERSATION_COLUMNS if c in out), None)
+        msgs = [_sharegpt(m) for m in convo] if isinstance(convo, list) else convo
+        if isinstance(msgs, list) and msgs and isinstance(msgs[-1], dict) and msgs[-1].get("role") == "assistant":
+            out["prompt"], out["completion"] = msgs[:-1], msgs[-1].get("content")
+        else:
+            out["prompt"] = msgs
+            out[PROBLEM] = ("the last message of the conversation must be from the assistant: it is the completion "
+                            "the label rates")
+    if "kto_tag" in out and "label" not in out:
+        out["label"] = out.pop("kto_tag")
+    for f in ("messages", "prompt"):
+        if isinstance(out.get(f), list):
+            out[f] = [_sharegpt(m) for m in out[f]]
+    for f in ("chosen", "rejected", "completion"):  # one message, as ShareGPT and OpenAI files hold them
+        v = out.get(f)
+        if isinstance(v, dict):
+            m = _sharegpt(v)
+            out[f] = m.get("content") if isinstance(m, dict) and "content" in m else v
+        elif isinstance(v, list):
+            out[f] = [_sharegpt(m) for m in v]
+    system = out.get("system")
+    key = "messages" if task == "chat" else "prompt" if task in ("preference", "feedback", "prompt") else None
+    if key and isinstance(system, str) and system.strip() and isinstance(out.get(key), list) \
+            and not (out[key] and isinstance(out[key][0], dict) and out[key][0].get("role") == "system"):
+        out[key] = [{"role": "system", "content": system}] + out[key]  # ShareGPT's separate system column
     return out
 
 
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system",
+                  "bot": "assistant", "function_call": "assistant", "observation": "tool", "tool": "tool",
+                  "function": "tool"}
+
+
 def _sharegpt(m: Any) -> Any:
+    """A ShareGPT message ({"from", "value"}) as a chat message; a tool call is the assistant's turn
+    and an observation the tool's answer."""
     if isinstance(m, dict) and "from" in m and "value" in m:
-        role = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                "system": "system", "bot": "assistant"}.get(str(m["from"]).lower(), str(m["from"]))
+        role = SHAREGPT_ROLES.get(str(m["from"]).lower(), str(m["from"]))
         return {"role": role, "content": m["value"]}
     return m
 
 
+PROBLEM = "__problem__"  # set by normalize_row when a row's shape cannot be mapped
+
+
 def validate_row(row: dict, task: str) -> list[str]:
+    if PROBLEM in row:
+        return [row[PROBLEM]]
     spec = TASK_SPECS[task]
     missing = [f for f in spec.required if f not in row]
     if missing:
@@ -338,6 +414,8 @@ def reference_answer(row: dict, task: str) -> str:
         return as_text(row["chosen"])
     if task == "feedback":
         return as_text(row["completion"])
+    if task == "text":
+        return row["text"]
     return str(row.get("answer", ""))
 
 
@@ -355,7 +433,10 @@ def prompt_completion_pairs(row: dict, task: str) -> list[dict]:
     """
     if task == "chat":
         msgs = row["messages"]
-        return [{"prompt": msgs[:i], "completion": [msgs[i]]}
+        tools = tool_specs(row.get("tools")) if row.get("tools") else None
+        return [{"prompt": msgs[:i], "completion": [msgs[i]], **({"tools": tools} if tools else {})}
                 for i, m in enumerate(msgs) if m["role"] == "assistant" and i > 0]
+    if task == "text":
+        return [{"text": row["text"]}]  # language modelling: the loss on every token
     return [{"prompt": prompt_messages(row, task),
              "completion": [{"role": "assistant", "content": reference_answer(row, task)}]}]

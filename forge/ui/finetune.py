@@ -126,7 +126,7 @@ def build(ctx) -> None:
                 source = gr.Radio(list(SOURCES), value="Sample", label="Dataset source", elem_id="mf-source")
                 sample = gr.Dropdown(views.sample_choices(), value=defaults["dataset"], label="Sample dataset",
                                      elem_id="mf-sample")
-                upload = gr.File(label=f"Upload a dataset: JSONL, JSON, CSV or Parquet, up to {views.MAX_UPLOAD_MB} MB",
+                upload = gr.File(label=f"Upload a dataset: JSONL, JSON, CSV, Parquet or plain text, up to {views.MAX_UPLOAD_MB} MB",
                                  file_types=views.DATASET_TYPES, visible=False, elem_id="mf-upload")
                 path_box = gr.Textbox(label="Dataset file or Hub dataset id", visible=False,
                                       info="A file in the server's datasets/ folder (or a folder the server allows), "

@@ -308,7 +308,7 @@ def evaluate_section(ctx) -> None:
             samples = views.sample_choices()
             sample = gr.Dropdown(samples, value=samples[0][1] if samples else None, label="Sample dataset",
                                  elem_id="mf-eval-sample")
-            upload = gr.File(label="Upload a dataset: JSONL, JSON, CSV or Parquet", file_types=views.DATASET_TYPES,
+            upload = gr.File(label="Upload a dataset: JSONL, JSON, CSV, Parquet or plain text", file_types=views.DATASET_TYPES,
                              visible=False, elem_id="mf-eval-upload")
             uploaded = gr.State(None)
             path_box = gr.Textbox(label="Dataset file or Hub dataset id", visible=False, elem_id="mf-eval-path",
