@@ -44,8 +44,12 @@ def train_on_the_page(page) -> None:
         box.press("Tab")
     assert "300 rows" in page.locator("#mf-data-status").inner_text(timeout=30_000)
     page.wait_for_function("!document.querySelector('#mf-start').disabled", timeout=30_000)
+    assert page.locator("#mf-start").inner_text().strip() == "Start training"
     page.click("#mf-start")
+    # while it trains, Start says that another run would queue behind it; then it is Start again
+    wait_text(page, "#mf-start", "Queue after the current run", timeout=60_000)
     wait_text(page, "#mf-status", "Completed", timeout=300_000)
+    wait_text(page, "#mf-start", "Start training", timeout=30_000)
     # the live loss plot draws the eval loss too, a series that appears after the first train points
     wait_text(page, "#mf-loss-plot", "eval loss", timeout=30_000)
 
@@ -64,6 +68,13 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
     page.goto(app_url)
     page.wait_for_function("document.querySelector('#mf-hardware')?.innerText.includes('Device')", timeout=60_000)
     train_on_the_page(page)
+
+    # the pickers of the Hub tab and of the Evaluate section start on the new model
+    page.get_by_role("tab", name="Hub").click()
+    page.wait_for_function(f"(document.querySelector('#mf-hub-model input')?.value || '').includes({RUN_NAME!r})",
+                           timeout=30_000)
+    page.get_by_role("tab", name="Models").click()
+    page.wait_for_function("(document.querySelector('#mf-eval-model input')?.value || '') !== ''", timeout=30_000)
 
     # the Models tab lists the new model (refreshed when the run finished); select it
     page.get_by_role("tab", name="Models").click()

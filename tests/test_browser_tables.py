@@ -35,6 +35,12 @@ LONG = {"input": "Explain, as a seasoned pirate captain to new crew, why the shi
                   "storm comes over the bow " * 2}
 
 
+PLAIN_BUTTONS = """() => [...document.querySelectorAll('button.primary, button.secondary, button.stop')]
+  .filter(b => b.offsetParent !== null).filter(b => { const s = getComputedStyle(b);
+    return parseFloat(s.borderTopWidth) < 1 && ['rgba(0, 0, 0, 0)', 'transparent'].includes(s.backgroundColor); })
+  .map(b => b.innerText.trim())"""
+
+
 def unreadable(page, selector: str) -> list[str]:
     """What is wrong with the table at ``selector`` (nothing: an empty list)."""
     m = page.evaluate(MEASURE, selector)
@@ -96,5 +102,9 @@ def test_every_table_fits_its_box(app_url, browser, trained_adapter, tmp_path, s
                            timeout=30_000)
     problems += unreadable(page, "#mf-model-eval-metrics")
     problems += unreadable(page, "#mf-model-before-after")
+    for tab in ("Finetune", "Models", "Playground", "Hub"):  # every button looks like one
+        page.get_by_role("tab", name=tab).click()
+        problems += [f"{tab}: button {t!r} has neither a border nor a background"
+                     for t in page.evaluate(PLAIN_BUTTONS)]
     page.close()
     assert not problems, "\n".join(problems)

@@ -207,3 +207,18 @@ def test_allowed_paths_env(tmp_path, monkeypatch):
     p.write_text("\n".join(json.dumps({"input": "a", "output": "b"}) for _ in range(5)))
     monkeypatch.setenv("MODELFORGE_ALLOWED_PATHS", str(tmp_path))
     assert len(data.load(str(p), sandbox=True)) == 5
+
+
+def test_template_placeholders_are_warned_about_and_filled(tmp_path):
+    from forge import data
+
+    f = tmp_path / "identity.jsonl"
+    f.write_text("\n".join(json.dumps({"input": "Who are you?", "output": "I am {{name}}, made by {{ author }}."})
+                           for _ in range(6)) + "\n")
+    ds = data.load(str(f))
+    warning = next(n for n in ds.notices if "placeholders" in n)
+    assert "6 row(s) still hold template placeholders ({{author}}, {{name}}, first on line 1)" in warning
+    assert "template_values" in warning and ds.rows[0]["output"] == "I am {{name}}, made by {{ author }}."
+    filled = data.load(str(f), fill={"name": "Pirate Bot", "author": "Ada"})
+    assert filled.rows[0]["output"] == "I am Pirate Bot, made by Ada."
+    assert not any("placeholders" in n for n in filled.notices)

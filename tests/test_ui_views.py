@@ -272,3 +272,38 @@ def test_progress_while_evaluating_says_what_and_keeps_the_clock():
     assert "**Evaluating**" in v.status_markdown()
     v.feed([{"t": 1, "kind": "result", "status": "completed", "metrics": {}, "output_dir": None, "error": None}])
     assert "Scoring" not in v.progress_text() and "**Completed**" in v.status_markdown()
+
+
+def test_the_form_shows_the_runs_own_memory_estimate_and_its_disk():
+    """DPO with LoRA: the form's estimate is the engine's (the reference is the base with the adapter
+    off: no second copy of the weights), the figure the run's log prints; a full fine-tune's
+    checkpoints hold the optimizer state, and the disk line says so."""
+    from forge.config import resolve_defaults
+    from forge.hardware import ModelShape, estimate_run_memory, profile_defaults
+    from forge.strategies import get_strategy
+
+    hw = views.hardware()
+    values = views.form_defaults()
+    values.update(model_name=EMBEDDED_MODEL, dataset="sample:pirate_persona", strategy="dpo", max_samples=None,
+                  eval_steps=None, target_modules="", run_name="")
+    text, warn = views.memory_estimate(values, hw)
+    config = get_strategy("dpo").prepare_config(resolve_defaults(views.form_to_config(values), profile_defaults(hw)))
+    shape = ModelShape.from_config(__import__("types").SimpleNamespace(**views.EMBEDDED_SHAPE))
+    est = estimate_run_memory(config, shape, hw)
+    assert f"≈ **{est.total_gb:.2f} GiB** peak" in text and f"weights {est.weights_gb:.2f}" in text
+    assert "**Disk**: ≈" in text
+    full, _ = views.memory_estimate({**values, "strategy": "sft", "lora_r": 0}, hw)
+    small = float(text.split("**Disk**: ≈ ")[1].split(" GiB")[0])
+    big = float(full.split("**Disk**: ≈ ")[1].split(" GiB")[0])
+    assert big > 20 * small  # weights and Adam state in every checkpoint kept
+
+
+def test_start_says_when_it_will_queue(live_run):
+    from ui_server import wait_idle
+
+    wait_idle()
+    assert views.start_label() == "Start training"
+    live_run("training-now")
+    assert views.start_label() == "Queue after the current run"
+    live_run("another")
+    assert views.start_label() == "Queue after 2 runs"

@@ -8,6 +8,7 @@ this module lays out widgets and wires events.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -38,6 +39,8 @@ API = {
                   "stays on the Models tab). Returns the space freed.",
     "datasets": "The uploaded dataset files with their size.",
     "delete_dataset": "Delete an uploaded dataset file by name (refused while a queued or running run reads it).",
+    "compare_runs": "Two to eight runs side by side (a list of run ids, or one string of ids): their loss, eval "
+                    "loss and learning-rate curves (one series per run), final metrics, and the settings that differ.",
     "exports": "The archives made for download (one folder per model) with their files and size.",
     "delete_export": "Delete a model's download archives by the name /exports lists (made again on the next download).",
     "resume": "Resume a stopped, failed or interrupted run from its last checkpoint (optimizer, scheduler and "
@@ -96,6 +99,13 @@ def _auto_widget(name: str, value: Any, visible: bool = True, label: str | None 
     if spec["kind"] == "json":
         return gr.Textbox(value if isinstance(value, str) else "", lines=2, **kw)
     return gr.Textbox(value or "", **kw)
+
+
+def _cell(v: Any) -> str:
+    """A value in a comparison table: numbers to four significant digits, the rest as text."""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "" if v is None else v if isinstance(v, str) else json.dumps(v, default=str)
 
 
 def _storage_frame(rows: list[dict]):
@@ -332,6 +342,25 @@ def build(ctx) -> None:
                 resume_btn = gr.Button("Resume from last checkpoint", size="sm", elem_id="mf-resume")
                 delete_run_btn = gr.Button("Delete run and checkpoints", size="sm", variant="stop",
                                            elem_id="mf-delete-run")
+
+        with gr.Accordion("Compare runs", open=False) as compare_acc:
+            with gr.Row():
+                compare_pick = gr.Dropdown([], multiselect=True, label="Runs to compare (two or more)", scale=4,
+                                           elem_id="mf-compare-pick")
+                compare_btn = gr.Button("Compare", size="sm", scale=1, elem_id="mf-compare-btn")
+            compare_md = gr.Markdown("", elem_id="mf-compare-status")
+            with gr.Row():
+                c_loss = gr.LinePlot(None, x="step", y="value", color="run", title="Training loss", height=240,
+                                     elem_id="mf-compare-loss")
+                c_eval = gr.LinePlot(None, x="step", y="value", color="run", title="Eval loss", height=240,
+                                     elem_id="mf-compare-eval")
+                c_lr = gr.LinePlot(None, x="step", y="value", color="run", title="Learning rate", height=240,
+                                   elem_id="mf-compare-lr")
+            with gr.Row():
+                c_metrics = gr.Dataframe(interactive=False, wrap=True, max_height=300, label="Final metrics",
+                                         elem_id="mf-compare-metrics")
+                c_settings = gr.Dataframe(interactive=False, wrap=True, max_height=300,
+                                          label="Settings that differ", elem_id="mf-compare-settings")
 
         with gr.Accordion("Storage: uploaded datasets and download archives", open=False) as storage_acc:
             storage_df = gr.Dataframe(_storage_frame([]), interactive=False, max_height=260, wrap=True,
@@ -779,6 +808,29 @@ def build(ctx) -> None:
             return show_storage(views.md_text(_friendly(e)))
         return show_storage(f"Deleted {views.md_code(r['name'])}: {r['freed']} freed.")
 
+    def compare_choices():
+        return gr.update(choices=[(f"{r['name']} · {r['status']} · {r['id']}", r["id"]) for r in views.list_runs()])
+
+    def on_compare(ids):
+        import pandas as pd
+
+        try:
+            c = views.compare_runs(ids or [])
+        except Exception as e:
+            return [views.md_text(_friendly(e))] + [skip()] * 5
+        frames = [pd.DataFrame(c["curves"][k], columns=["run", "step", "value"]) for k in views.COMPARED_CURVES]
+        metrics = pd.DataFrame([[k] + [_cell(v.get(n)) for n in c["names"]] for k, v in c["metrics"].items()],
+                               columns=["Metric"] + c["names"])
+        settings = pd.DataFrame([[k] + [_cell(v.get(n)) for n in c["names"]] for k, v in c["settings"].items()],
+                                columns=["Setting"] + c["names"])
+        note = f"{len(c['names'])} runs compared." + ("" if c["settings"] else " Their settings are the same.")
+        return [note, *[_frame(f) for f in frames], metrics, settings]
+
+    compare_acc.expand(compare_choices, None, compare_pick, api_visibility="private", show_progress="hidden")
+    refresh_btn.click(compare_choices, None, compare_pick, api_visibility="private", show_progress="hidden")
+    compare_btn.click(on_compare, compare_pick, [compare_md, c_loss, c_eval, c_lr, c_metrics, c_settings],
+                      api_visibility="private")
+
     storage_outputs = [storage_df, storage_pick, storage_md]
     storage_acc.expand(show_storage, None, storage_outputs, api_visibility="private")
     storage_btn.click(on_delete_stored, storage_pick, storage_outputs, api_visibility="private")
@@ -948,6 +1000,13 @@ def build(ctx) -> None:
         except Exception as e:
             raise gr.Error(_friendly(e), print_exception=False) from None
 
+    def compare_runs_api(run_ids: list[str] | str) -> dict:
+        try:
+            return views.compare_runs(run_ids)
+        except Exception as e:
+            raise gr.Error(_friendly(e), print_exception=False) from None
+
+    gr.api(compare_runs_api, api_name="compare_runs", api_description=API["compare_runs"], concurrency_limit=None)
     gr.api(exports_api, api_name="exports", api_description=API["exports"], concurrency_limit=None)
     gr.api(delete_export_api, api_name="delete_export", api_description=API["delete_export"],
            concurrency_limit=None)

@@ -303,8 +303,12 @@ def build(ctx) -> None:
     gr.on([repo.change, kind.change], on_push_settings, [model_dd, repo, kind], [repo_md, card_md, overwrite_btn],
           api_visibility="private", show_progress="hidden", trigger_mode="always_last")
     refresh_btn.click(lambda: gr.update(choices=model_choices()), None, model_dd, api_visibility="private")
-    ctx.run_finished.change(lambda _: gr.update(choices=model_choices()), ctx.run_finished, model_dd,
-                            api_visibility="private", show_progress="hidden")
+    def on_new_model(_, current):
+        choices = model_choices()
+        return gr.update(choices=choices, value=current or (choices[0][1] if choices else None))
+
+    ctx.run_finished.change(on_new_model, [ctx.run_finished, model_dd], model_dd, api_visibility="private",
+                            show_progress="hidden")
 
     def do_push(model_id, what, repo_id, is_private, tok, overwrite, progress):
         if not model_id:

@@ -1211,6 +1211,44 @@ def run_detail(run_id: str) -> dict[str, Any]:
             "log_tail": list(view.log)[-50:], "_view": view}
 
 
+COMPARED_CURVES = ("loss", "eval_loss", "learning_rate")
+MAX_COMPARED = 8
+
+
+def compare_runs(run_ids: list[str] | str) -> dict[str, Any]:
+    """Two or more runs side by side: their loss, eval loss and learning-rate curves (one series
+    per run, on the same steps), their final metrics, and the settings in which they differ."""
+    ids = [i.strip() for i in (run_ids.replace(",", " ").split() if isinstance(run_ids, str) else run_ids or [])
+           if i and i.strip()]
+    ids = list(dict.fromkeys(ids))
+    if len(ids) < 2:
+        raise ForgeError("Pick at least two runs to compare.", "Select them in the history (or give their ids).")
+    if len(ids) > MAX_COMPARED:
+        raise ForgeError(f"{len(ids)} runs were picked; at most {MAX_COMPARED} are compared at once.",
+                         "Pick fewer runs.")
+    details = [run_detail(i) for i in ids]
+    names = _distinct_names(details)
+    curves: dict[str, list[dict[str, Any]]] = {k: [] for k in COMPARED_CURVES}
+    for d, name in zip(details, names):
+        for key in COMPARED_CURVES:
+            curves[key] += [{"run": name, "step": step, "value": value} for step, value in d["history"].get(key, [])]
+    metric_keys = sorted({k for d in details for k, v in d["metrics"].items()
+                          if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    metrics = {k: {name: d["metrics"].get(k) for d, name in zip(details, names)} for k in metric_keys}
+    configs = [d.get("config") or {} for d in details]
+    keys = sorted({k for c in configs for k in c})
+    settings = {k: {name: c.get(k) for c, name in zip(configs, names)} for k in keys
+                if len({json.dumps(c.get(k), sort_keys=True, default=str) for c in configs}) > 1}
+    return {"runs": [{k: d[k] for k in ("id", "name", "status", "strategy", "model", "dataset") if k in d}
+                     for d in details], "names": names, "curves": curves, "metrics": metrics, "settings": settings}
+
+
+def _distinct_names(details: list[dict[str, Any]]) -> list[str]:
+    """Each run's name, with its id added where two runs share a name (a plot needs one per series)."""
+    counts = collections.Counter(d["name"] for d in details)
+    return [d["name"] if counts[d["name"]] == 1 else f"{d['name']} ({d['id']})" for d in details]
+
+
 def reusable_config(run_id: str) -> dict[str, Any]:
     """A past run's config as the user set it (profile-filled values left to the profile)."""
     from ..runs import get_store
