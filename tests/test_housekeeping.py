@@ -81,3 +81,22 @@ def test_old_temporary_downloads_are_cleaned():
     os.utime(old, (past, past))
     r = housekeeping.clean_temp()
     assert str(old) in r["removed"] and not old.exists() and new.exists()
+
+
+def test_download_archives_are_listed_and_deleted(tmp_path):
+    folder = housekeeping.exports_dir() / "some-model-archive"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "some-model.zip").write_bytes(b"\0" * 3000)
+    listed = {e["name"]: e for e in housekeeping.list_exports()}
+    assert listed["some-model-archive"]["files"] == ["some-model.zip"] and listed["some-model-archive"]["size_bytes"] >= 3000
+    keys = {r["key"] for r in housekeeping.storage()}
+    assert "export:some-model-archive" in keys
+    r = subprocess.run([sys.executable, "-m", "forge", "exports"], capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "some-model-archive" in r.stdout and "some-model.zip" in r.stdout
+    assert housekeeping.delete_stored("export:some-model-archive")["freed_bytes"] >= 3000
+    assert not folder.exists()
+    with pytest.raises(ForgeError, match="no export 'some-model-archive'"):
+        housekeeping.delete_export("some-model-archive")
+    with pytest.raises(ForgeError, match="neither an uploaded dataset nor an export"):
+        housekeeping.delete_stored("model:x")
