@@ -71,15 +71,18 @@ def with_perplexity(result: dict[str, float], eval_loss: float | None) -> dict[s
 
 
 def end_of_run(trainer, ctx, base_loader: Callable[[], Any] | None = None, *,
-               stop: Callable[[], bool] | None = None, over_budget: Callable[[], bool] | None = None,
+               stop: Callable[[], bool] | None = None, over_budget: Callable[[float], bool] | None = None,
+               eval_cost: float = 0.0,
                progress: Callable[[int, int, float | None], None] | None = None) -> dict[str, Any]:
     """Task metrics of the fine-tuned model and of its base on the first ``eval_samples`` held-out
     rows, and the before/after answers. With LoRA the base is the same weights with the adapter
     switched off; a fully fine-tuned model needs ``base_loader`` to load the base.
 
     The rows are answered a few at a time (one on a CPU), each by both models; before each next
-    group it ends early when ``stop()`` (Stop was pressed) or ``over_budget()`` (evaluation has
-    used its share of the run) says so, after at least one. ``progress(done, total, eta)``."""
+    group it ends early when ``stop()`` (Stop was pressed) or ``over_budget(seconds)`` (the next
+    group, timed as the ones before, would take evaluation over its share of the run) says so,
+    after at least one; the base model's evaluation loss (``eval_cost`` seconds, as long as the
+    final one took) is left out the same way. ``progress(done, total, eta)``."""
     cfg = ctx.config
     rows = ctx.eval_rows[: cfg.eval_samples]
     if ctx.task not in GENERATIVE_TASKS or not rows:
@@ -92,7 +95,7 @@ def end_of_run(trainer, ctx, base_loader: Callable[[], Any] | None = None, *,
     before: list[str] | None = [] if hasattr(model, "disable_adapter") or base_loader is not None else None
     base = None
     for i in range(0, len(rows), group):
-        if i and ((stop and stop()) or (over_budget and over_budget())):
+        if i and ((stop and stop()) or (over_budget and over_budget((time.time() - t0) / i * group))):
             break
         if progress:
             pace = (time.time() - t0) / i if i else None
@@ -112,7 +115,8 @@ def end_of_run(trainer, ctx, base_loader: Callable[[], Any] | None = None, *,
     losses = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
     tuned = with_perplexity(task_metrics(ctx.task, after, rows), losses[-1] if losses else None)
     base_m = task_metrics(ctx.task, before, rows) if before is not None else {}
-    if hasattr(model, "disable_adapter") and losses and not (stop and stop()) and not (over_budget and over_budget()):
+    if (hasattr(model, "disable_adapter") and losses and not (stop and stop())
+            and not (over_budget and over_budget(eval_cost))):
         with model.disable_adapter():  # the base's loss on the same held-out rows, by the same trainer
             base_loss = trainer.evaluate(metric_key_prefix="base_eval").get("base_eval_loss")
         with_perplexity(base_m, base_loss)

@@ -96,7 +96,7 @@ def test_real_smollm2_finetunes_offline(embedded_path, tmp_path):
     cfg = tmp_path / "smol.yaml"
     cfg.write_text((ROOT / "examples" / "pirate_lora.yaml").read_text())
     r = forge("train", str(cfg), "--set", "max_steps=8", "--set", "max_seq_length=128",
-              "--set", "learning_rate=0.001", "--set", "eval_split=0.05", "--set", "eval_samples=3", "--set", "eval_max_new_tokens=24",
+              "--set", "learning_rate=0.001", "--set", "eval_split=0.05", "--set", "eval_samples=3", "--set", "eval_max_new_tokens=24", "--set", "eval_budget=1",
               "--set", "run_name=smol-slow", timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     from forge.runs import get_store

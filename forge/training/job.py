@@ -300,7 +300,8 @@ class Job:
                 progress=lambda i, total, eta: self._evaluation_progress(
                     "scoring answers", i, total, min(eta, max(budget.left(), 0.0)) if eta and budget and budget.limited
                     else eta),
-                over_budget=(lambda: budget.left() <= 0) if budget and budget.limited else None)
+                over_budget=(lambda cost: budget.left() < cost) if budget and budget.limited else None,
+                eval_cost=(budget.last_eval or 0.0) if budget else 0.0)
         except Exception as e:  # a failed evaluation must not lose the trained model
             log.exception("evaluation of run %s failed", self.run_id)
             self.log(f"Evaluation failed ({type(e).__name__}: {str(e)[:200]}); the model is saved all the same.", "warning")
