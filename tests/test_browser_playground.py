@@ -69,7 +69,10 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
     page.wait_for_function("document.querySelector('#mf-hardware')?.innerText.includes('Device')", timeout=60_000)
     train_on_the_page(page)
 
-    # the pickers of the Hub tab and of the Evaluate section start on the new model
+    # the pickers of the Playground, the Hub tab and the Evaluate section start on the new model
+    page.get_by_role("tab", name="Playground").click()
+    page.wait_for_function(f"(document.querySelector('#mf-pg-model input')?.value || '').includes({RUN_NAME!r})",
+                           timeout=30_000)
     page.get_by_role("tab", name="Hub").click()
     page.wait_for_function(f"(document.querySelector('#mf-hub-model input')?.value || '').includes({RUN_NAME!r})",
                            timeout=30_000)

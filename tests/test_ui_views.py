@@ -137,7 +137,7 @@ def test_upload_is_copied_into_the_datasets_folder(home, tmp_path):
     dest = views.save_upload(src, src.name)
     assert dest.parent == home / "datasets" and dest.suffix == ".jsonl" and " " not in dest.name
     with pytest.raises(Exception, match="unsupported file type"):
-        views.save_upload(src, "notes.txt")
+        views.save_upload(src, "notes.docx")
 
 
 def test_only_the_selected_strategys_settings_show():

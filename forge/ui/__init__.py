@@ -36,6 +36,8 @@ CSS = """
 .table-wrap th, .table-wrap td { overflow-wrap: anywhere; }
 /* messages in code blocks wrap at the box's width */
 #mf-data-status pre, #mf-data-status code, .mf-section .prose pre { white-space: pre-wrap; word-break: break-word; }
+/* the end-of-run before/after table: the prompt column keeps room to be read */
+#mf-run-end table th:first-child, #mf-run-end table td:first-child { min-width: 9em; }
 /* every button looks like one, the small secondary ones included */
 button.secondary { border: 1px solid var(--border-color-primary, #c4c4c4) !important; }
 """

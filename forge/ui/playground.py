@@ -217,8 +217,17 @@ def build(ctx) -> None:
 
     ctx.demo.load(on_page_load, None, model, api_visibility="private", show_progress="hidden")
     refresh_btn.click(lambda: choices_update(), None, model, api_visibility="private", show_progress="hidden")
-    for trigger in (ctx.run_finished.change, ctx.tabs.select):
-        trigger(lambda: choices_update(), None, model, api_visibility="private", show_progress="hidden")
+    ctx.tabs.select(lambda: choices_update(), None, model, api_visibility="private", show_progress="hidden")
+
+    def on_run_finished(run_id):
+        """A run just saved a model: the Playground offers it first (what its user will want to try)."""
+        from .. import models
+
+        made = [m["id"] for m in models.list_models() if m.get("run_id") == run_id and m.get("files_ok")]
+        return choices_update(made[0]) if made else choices_update()
+
+    ctx.run_finished.change(on_run_finished, ctx.run_finished, model, api_visibility="private",
+                            show_progress="hidden")
 
     def on_model(ref):
         text, fit, can_compare = info_markdown(ref)

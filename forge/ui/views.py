@@ -292,7 +292,7 @@ def save_upload(src: str | Path, original_name: str | None = None) -> Path:
     suffix = Path(name).suffix.lower()
     if suffix not in DATASET_TYPES:
         raise DataError(f"{name}: unsupported file type '{suffix or 'none'}'.",
-                        "Upload a .jsonl, .json, .csv or .parquet file.")
+                        "Upload a .jsonl, .json, .csv, .parquet or .txt file.")
     size = src.stat().st_size
     if size > MAX_UPLOAD_MB * 1024 * 1024:
         raise DataError(f"{name} is {size / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB.",
@@ -842,7 +842,8 @@ class RunView:
                 self._metrics(ev)
                 changed.add("plots")
             elif kind == "progress":
-                self.progress = ev
+                # while evaluating, the training's last figures (epoch, tokens/s) stay beside what it does
+                self.progress = {**self.progress, **ev} if ev.get("activity") else ev
                 changed.add("progress")
             elif kind == "phase":
                 self.phase = ev.get("name", self.phase)
