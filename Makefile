@@ -18,3 +18,4 @@ setup:
 bench:
 	$(PY) bench/overhead.py
 	$(PY) bench/launcher.py
+	$(PY) bench/first_loss.py

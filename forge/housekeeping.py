@@ -50,8 +50,8 @@ def list_datasets() -> list[dict[str, Any]]:
     d = get_settings().datasets_dir
     files = sorted((p for p in d.iterdir() if p.is_file()), key=lambda p: p.stat().st_mtime, reverse=True) \
         if d.is_dir() else []
-    return [{"name": p.name, "file": str(p), "size_bytes": p.stat().st_size, "size": human_size(p.stat().st_size)}
-            for p in files]
+    return [{"name": p.name, "file": str(p), "size_bytes": p.stat().st_size, "size": human_size(p.stat().st_size),
+             "modified": p.stat().st_mtime} for p in files]
 
 
 def delete_dataset(name: str, store: RunStore | None = None) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def list_exports() -> list[dict[str, Any]]:
     for f in folders:
         size = folder_size(f)
         out.append({"name": f.name, "files": sorted(x.name for x in f.iterdir()), "size_bytes": size,
-                    "size": human_size(size)})
+                    "size": human_size(size), "modified": f.stat().st_mtime})
     return out
 
 
@@ -103,7 +103,7 @@ def storage() -> list[dict[str, Any]]:
     with ``key`` (``dataset:NAME`` or ``export:NAME``), what it is, its name and size."""
     rows = [{"key": f"dataset:{d['name']}", "what": "uploaded dataset", **d} for d in list_datasets()]
     rows += [{"key": f"export:{e['name']}", "what": "download archive", **e} for e in list_exports()]
-    return rows
+    return sorted(rows, key=lambda r: r["modified"], reverse=True)  # newest first, whatever its kind
 
 
 def delete_stored(key: str) -> dict[str, Any]:

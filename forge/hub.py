@@ -93,6 +93,8 @@ def switched_off() -> OfflineError:
 def need_token(token: str | None, action: str) -> str:
     """The token, or why the action cannot go on (with the Hub switched off, that first: asking
     for a token would not help)."""
+    from .settings import get_settings
+
     if not token and get_settings().offline:
         raise switched_off()
     if not token:

@@ -96,8 +96,11 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
     # chat with Compare on: both answers stream in, side by side
     page.locator("#mf-pg-compare input").check()
     page.wait_for_function("document.querySelector('#mf-pg-base-chat')?.offsetParent !== null", timeout=10_000)
-    page.get_by_text("Generation settings").click()
+    page.get_by_role("button", name=re.compile("^Generation settings")).click()
     set_number(page, "mf-pg-max-new", "200")
+    # a fine-tuned model starts greedy (as in its evaluation); sampled, the tiny model answers at length
+    assert page.locator("#mf-pg-temperature input[type=number]").input_value() == "0"
+    set_number(page, "mf-pg-temperature", "0.7")
     page.evaluate(RECORD_LENGTHS, "#mf-pg-chat")
     page.evaluate(RECORD_LENGTHS, "#mf-pg-base-chat")
     page.locator("#mf-pg-input textarea").fill("Where is the treasure buried?")

@@ -60,48 +60,63 @@ def unreadable(page, selector: str) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("size", [(1400, 1000), (1024, 768)], ids=["1400x1000", "1024x768"])
-def test_every_table_fits_its_box(app_url, browser, trained_adapter, tmp_path, size):
+SIZES = [(1400, 1000), (1024, 768)]
+
+
+def test_every_table_fits_its_box(app_url, browser, trained_adapter, tmp_path):
     from forge.settings import get_settings
 
+    from test_models_playground import copy_model
+
+    # newest first in their lists (a long list shows only its first rows: the rest are drawn on scrolling)
+    model = copy_model(trained_adapter, "tables-model")
     (get_settings().datasets_dir / "kept.jsonl").write_text(json.dumps(LONG) + "\n")
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(LONG) + "\n{broken json " + "x" * 200 + "\n" + json.dumps({"input": "no answer"}) + "\n")
     good = tmp_path / "long.jsonl"
     good.write_text("\n".join(json.dumps(LONG) for _ in range(20)) + "\n")
 
+    size = SIZES[0]
     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
     page.goto(app_url)
     page.wait_for_function("document.querySelector('#mf-hardware')?.innerText.includes('Device')", timeout=60_000)
     problems: list[str] = []
 
+    def check(selector: str) -> None:
+        """Read the table at every screen size (the page reflows; its content stays)."""
+        for w, h in SIZES:
+            page.set_viewport_size({"width": w, "height": h})
+            page.wait_for_timeout(300)
+            problems.extend(f"{w}x{h} {p}" for p in unreadable(page, selector))
+        page.set_viewport_size({"width": size[0], "height": size[1]})
+
     # Finetune: a refused upload's problems, then a long-rowed file's preview, the history, storage
     page.locator("#mf-source").get_by_text("Upload").click()
     page.locator("#mf-upload input[type=file]").set_input_files(str(bad))
     wait_text(page, "#mf-problems", "invalid JSON")
-    problems += unreadable(page, "#mf-problems")
+    check("#mf-problems")
     page.locator("#mf-upload button[aria-label='Clear']").first.click()
     page.locator("#mf-upload input[type=file]").set_input_files(str(good))
     wait_text(page, "#mf-data-status", "20 rows")
     page.get_by_text("Preview: the first rows").click()
     wait_text(page, "#mf-preview", "shipshape")
-    problems += unreadable(page, "#mf-preview")
-    wait_text(page, "#mf-history", "shared-adapter")
-    problems += unreadable(page, "#mf-history")
+    check("#mf-preview")
+    page.wait_for_function("document.querySelectorAll('#mf-history .virtual-row').length > 0", timeout=30_000)
+    check("#mf-history")
     page.get_by_text("Storage: uploaded datasets and download archives").click()
     wait_text(page, "#mf-storage", "kept.jsonl")
-    problems += unreadable(page, "#mf-storage")
+    check("#mf-storage")
 
     # Models: the list, the selected model's task metrics and before/after answers
     page.get_by_role("tab", name="Models").click()
-    wait_text(page, "#mf-models", "shared-adapter")
-    problems += unreadable(page, "#mf-models")
-    page.locator("#mf-models").get_by_text("shared-adapter", exact=True).last.click()
+    wait_text(page, "#mf-models", model["name"])
+    check("#mf-models")
+    page.locator("#mf-models").get_by_text(model["name"], exact=True).last.click()
     wait_text(page, "#mf-model-before-after", "Fine-tuned")
     page.wait_for_function("document.querySelectorAll('#mf-model-before-after .virtual-row').length > 0",
                            timeout=30_000)
-    problems += unreadable(page, "#mf-model-eval-metrics")
-    problems += unreadable(page, "#mf-model-before-after")
+    check("#mf-model-eval-metrics")
+    check("#mf-model-before-after")
     for tab in ("Finetune", "Models", "Playground", "Hub"):  # every button looks like one
         page.get_by_role("tab", name=tab).click()
         problems += [f"{tab}: button {t!r} has neither a border nor a background"

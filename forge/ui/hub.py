@@ -303,9 +303,11 @@ def build(ctx) -> None:
     gr.on([repo.change, kind.change], on_push_settings, [model_dd, repo, kind], [repo_md, card_md, overwrite_btn],
           api_visibility="private", show_progress="hidden", trigger_mode="always_last")
     refresh_btn.click(lambda: gr.update(choices=model_choices()), None, model_dd, api_visibility="private")
-    def on_new_model(_, current):
+    def on_new_model(run_id, current):
+        """A run just saved a model: the picker offers it (what its user will want to push)."""
         choices = model_choices()
-        return gr.update(choices=choices, value=current or (choices[0][1] if choices else None))
+        made = [m["id"] for m in hub.pushable_models() if m.get("run_id") == run_id]
+        return gr.update(choices=choices, value=made[0] if made else current or (choices[0][1] if choices else None))
 
     ctx.run_finished.change(on_new_model, [ctx.run_finished, model_dd], model_dd, api_visibility="private",
                             show_progress="hidden")
