@@ -222,42 +222,38 @@ def cmd_delete_run(args) -> int:
     return 0
 
 
+def _listing(rows: list[dict], empty: str, line) -> int:
+    print("\n".join(map(line, rows)) if rows else empty)
+    return 0
+
+
+def _deleted(r: dict, what: str = "") -> int:
+    print(f"Deleted {what}{r['name']}: {r['freed']} freed")
+    return 0
+
+
 def cmd_datasets(args) -> int:
     from .housekeeping import list_datasets
 
-    rows = list_datasets()
-    if not rows:
-        print("No uploaded datasets.")
-    for d in rows:
-        print(f"{d['name']:40} {d['size']:>9}")
-    return 0
+    return _listing(list_datasets(), "No uploaded datasets.", lambda d: f"{d['name']:40} {d['size']:>9}")
 
 
 def cmd_delete_dataset(args) -> int:
     from .housekeeping import delete_dataset
 
-    r = delete_dataset(args.name)
-    print(f"Deleted {r['name']}: {r['freed']} freed")
-    return 0
+    return _deleted(delete_dataset(args.name))
 
 
 def cmd_exports(args) -> int:
     from .housekeeping import list_exports
 
-    rows = list_exports()
-    if not rows:
-        print("No exports.")
-    for d in rows:
-        print(f"{d['name']:40} {d['size']:>9}  {', '.join(d['files'])}")
-    return 0
+    return _listing(list_exports(), "No exports.", lambda d: f"{d['name']:40} {d['size']:>9}  {', '.join(d['files'])}")
 
 
 def cmd_delete_export(args) -> int:
     from .housekeeping import delete_export
 
-    r = delete_export(args.name)
-    print(f"Deleted the export {r['name']}: {r['freed']} freed")
-    return 0
+    return _deleted(delete_export(args.name), "the export ")
 
 
 def cmd_strategies(args) -> int:

@@ -63,6 +63,46 @@ class Dataset:
         return out
 
 
+def _task_of(name: str, columns: list[str], task: str | None, tasks: tuple[str, ...] | None,
+             notices: list[str]) -> str:
+    """The task given, or the one the columns show (noted in ``notices``)."""
+    if task is None:
+        task = detect_task(columns, tasks)
+        if task is None:
+            options = "; ".join(f"{t}: {', '.join(TASK_SPECS[t].required)}" for t in DETECTION_ORDER)
+            raise DataError(f"{name}: could not tell the task from the columns ({', '.join(columns)}).",
+                            f"Rename the columns to one of these sets, or choose the task. {options}")
+        notices.append(f"Task detected from the columns: {task}")
+    if task not in TASK_SPECS:
+        raise DataError(f"Unknown task '{task}'.", f"Choose one of: {', '.join(TASK_SPECS)}")
+    return task
+
+
+def _valid_rows(name: str, raw: list, problems: list[Problem], task: str,
+                renames: dict[str, str]) -> tuple[list[dict], list[int]]:
+    """The rows mapped to the task's fields, with their lines; DataError naming each bad row's line."""
+    total = len(raw) + len(problems)  # rows read, and lines that could not be parsed
+    rows, lines = [], []
+    for r in raw:
+        row = normalize_row(r.data, task, renames)
+        errs = validate_row(row, task)
+        if errs:
+            problems += [Problem(name, r.line, e) for e in errs]
+        else:
+            rows.append(row)
+            lines.append(r.line)
+    if problems:
+        problems.sort(key=lambda p: p.line or 0)
+        bad = len({p.line for p in problems})
+        raise DataError(
+            f"{name}: {bad} of {total} rows are not valid {task} examples"
+            + (f" (first {MAX_PROBLEMS} shown)" if len(problems) > MAX_PROBLEMS else "") + ".",
+            "Each row needs: " + "; ".join(f"{k}: {v}" for k, v in TASK_SPECS[task].expected.items()) + ".",
+            problems[:MAX_PROBLEMS],
+        )
+    return rows, lines
+
+
 def resolve_source(ref: str, *, sandbox: bool = False) -> tuple[str, Path | None]:
     """``sample:NAME`` → the sample's file; a path → the file (checked against the sandbox when
     the request comes from the page or the API); anything else is a hub dataset id."""
@@ -98,46 +138,18 @@ def load(ref: str, task: str | None = None, *, sandbox: bool = False, max_sample
     ref, path = resolve_source(ref, sandbox=sandbox)
     name = display_name or (path.name if path else ref)
     raw, problems = read_file(path, name) if path else (read_hub(ref), [])
-    total = len(raw) + len(problems)  # rows read, and lines that could not be parsed
     if not raw and not problems:
         raise DataError(f"{name} has no rows.", "Add examples to the file.")
     columns = list(dict.fromkeys(k for r in raw[:50] for k in r.data))
+    if not columns and problems:
+        raise DataError(f"{name}: no line could be read.", "Each line of a .jsonl file must be one JSON object.",
+                        problems[:MAX_PROBLEMS])
     notices: list[str] = []
-    if not columns and problems:
-        raise DataError(f"{name}: no line could be read.", "Each line of a .jsonl file must be one JSON object.", problems[:MAX_PROBLEMS])
-    if task is None:
-        task = detect_task(columns, tasks)
-        if task is None:
-            options = "; ".join(f"{t}: {', '.join(TASK_SPECS[t].required)}" for t in DETECTION_ORDER)
-            raise DataError(f"{name}: could not tell the task from the columns ({', '.join(columns)}).",
-                            f"Rename the columns to one of these sets, or choose the task. {options}")
-        notices.append(f"Task detected from the columns: {task}")
-    if not columns and problems:
-        raise DataError(f"{name}: no line could be read.", "Each line of a .jsonl file must be one JSON object.", problems[:MAX_PROBLEMS])
-    if task not in TASK_SPECS:
-        raise DataError(f"Unknown task '{task}'.", f"Choose one of: {', '.join(TASK_SPECS)}")
-    spec = TASK_SPECS[task]
-    renames = map_columns(columns, spec)
+    task = _task_of(name, columns, task, tasks, notices)
+    renames = map_columns(columns, TASK_SPECS[task])
     if renames:
         notices.append("Columns mapped: " + ", ".join(f"{a} → {b}" for a, b in renames.items()))
-    rows, lines = [], []
-    for r in raw:
-        row = normalize_row(r.data, task, renames)
-        errs = validate_row(row, task)
-        if errs:
-            problems += [Problem(name, r.line, e) for e in errs]
-        else:
-            rows.append(row)
-            lines.append(r.line)
-    if problems:
-        problems.sort(key=lambda p: p.line or 0)
-        bad = len({p.line for p in problems})
-        raise DataError(
-            f"{name}: {bad} of {total} rows are not valid {task} examples"
-            + (f" (first {MAX_PROBLEMS} shown)" if len(problems) > MAX_PROBLEMS else "") + ".",
-            f"Each row needs: " + "; ".join(f"{k}: {v}" for k, v in spec.expected.items()) + ".",
-            problems[:MAX_PROBLEMS],
-        )
+    rows, lines = _valid_rows(name, raw, problems, task, renames)
     rows, note = fill_placeholders(rows, lines, fill or {})
     if note:
         notices.append(note)

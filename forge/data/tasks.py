@@ -320,32 +320,48 @@ def normalize_row(row: dict, task: str, renames: dict[str, str]) -> dict:
         if theirs in out:
             out[ours] = out.pop(theirs)
     if task == "feedback" and "prompt" not in out and "completion" not in out:
-        convo = next((out.pop(c) for c in CONVERSATION_COLUMNS if c in out), None)
-        msgs = [_sharegpt(m) for m in convo] if isinstance(convo, list) else convo
-        if isinstance(msgs, list) and msgs and isinstance(msgs[-1], dict) and msgs[-1].get("role") == "assistant":
-            out["prompt"], out["completion"] = msgs[:-1], msgs[-1].get("content")
-        else:
-            out["prompt"] = msgs
-            out[PROBLEM] = ("the last message of the conversation must be from the assistant: it is the completion "
-                            "the label rates")
+        _feedback_from_conversation(out)
     if "kto_tag" in out and "label" not in out:
         out["label"] = out.pop("kto_tag")
+    _as_chat_messages(out)
+    _system_column_first(out, task)
+    return out
+
+
+def _feedback_from_conversation(out: dict) -> None:
+    """KTO rows as ``messages`` + label: the last assistant turn is the completion the label rates."""
+    convo = next((out.pop(c) for c in CONVERSATION_COLUMNS if c in out), None)
+    msgs = [_sharegpt(m) for m in convo] if isinstance(convo, list) else convo
+    if isinstance(msgs, list) and msgs and isinstance(msgs[-1], dict) and msgs[-1].get("role") == "assistant":
+        out["prompt"], out["completion"] = msgs[:-1], msgs[-1].get("content")
+    else:
+        out["prompt"] = msgs
+        out[PROBLEM] = ("the last message of the conversation must be from the assistant: it is the completion "
+                        "the label rates")
+
+
+def _as_chat_messages(out: dict) -> None:
+    """ShareGPT messages as chat messages; a single answer message (ShareGPT and OpenAI preference
+    files) as its text."""
     for f in ("messages", "prompt"):
         if isinstance(out.get(f), list):
             out[f] = [_sharegpt(m) for m in out[f]]
-    for f in ("chosen", "rejected", "completion"):  # one message, as ShareGPT and OpenAI files hold them
+    for f in ("chosen", "rejected", "completion"):
         v = out.get(f)
         if isinstance(v, dict):
             m = _sharegpt(v)
             out[f] = m.get("content") if isinstance(m, dict) and "content" in m else v
         elif isinstance(v, list):
             out[f] = [_sharegpt(m) for m in v]
-    system = out.get("system")
+
+
+def _system_column_first(out: dict, task: str) -> None:
+    """ShareGPT's separate ``system`` column, as the first message of the conversation."""
     key = "messages" if task == "chat" else "prompt" if task in ("preference", "feedback", "prompt") else None
-    if key and isinstance(system, str) and system.strip() and isinstance(out.get(key), list) \
-            and not (out[key] and isinstance(out[key][0], dict) and out[key][0].get("role") == "system"):
-        out[key] = [{"role": "system", "content": system}] + out[key]  # ShareGPT's separate system column
-    return out
+    system, msgs = out.get("system"), out.get(key) if key else None
+    if isinstance(system, str) and system.strip() and isinstance(msgs, list) \
+            and not (msgs and isinstance(msgs[0], dict) and msgs[0].get("role") == "system"):
+        out[key] = [{"role": "system", "content": system}] + msgs
 
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system",

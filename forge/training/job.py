@@ -226,13 +226,7 @@ class Job:
                 "Choose a strategy that fits the data, or a dataset of the right task.")
         train_rows, eval_rows = ds.split(config.eval_split, config.seed)
         self.store.update_run(self.run_id, task=ds.task, n_train=len(train_rows), n_eval=len(eval_rows))
-        if config.eval_max_rows and len(eval_rows) > config.eval_max_rows:
-            self.log(f"Evaluation uses {config.eval_max_rows} of the {len(eval_rows)} held-out rows (eval_max_rows).")
-            eval_rows = eval_rows[: config.eval_max_rows]
-        rows_per_step = (config.per_device_train_batch_size or 1) * (config.gradient_accumulation_steps or 1) \
-            * self.world_size
-        self.budget = EvalBudget(config.eval_budget, automatic_cadence=config.eval_steps is None,
-                                 eval_rows_per_step=len(eval_rows) / rows_per_step)
+        eval_rows = self._evaluation_plan(config, eval_rows)
 
         self.log(f"Resolving model {config.model_name}...")
         if catalog.is_embedded(config.model_name) and not catalog.embedded_ready():
@@ -276,6 +270,17 @@ class Job:
 
         trainer.remove_callback(PrinterCallback)  # the event log replaces its prints
         return trainer, loaded, ctx
+
+    def _evaluation_plan(self, config: RunConfig, eval_rows: list[dict]) -> list[dict]:
+        """The held-out rows the evaluation reads (at most ``eval_max_rows``), and its budget."""
+        if config.eval_max_rows and len(eval_rows) > config.eval_max_rows:
+            self.log(f"Evaluation uses {config.eval_max_rows} of the {len(eval_rows)} held-out rows (eval_max_rows).")
+            eval_rows = eval_rows[: config.eval_max_rows]
+        rows_per_step = (config.per_device_train_batch_size or 1) * (config.gradient_accumulation_steps or 1) \
+            * self.world_size
+        self.budget = EvalBudget(config.eval_budget, automatic_cadence=config.eval_steps is None,
+                                 eval_rows_per_step=len(eval_rows) / rows_per_step)
+        return eval_rows
 
     def _callback(self, phase: str):
         from .callback import EventCallback

@@ -101,6 +101,14 @@ def _auto_widget(name: str, value: Any, visible: bool = True, label: str | None 
     return gr.Textbox(value or "", **kw)
 
 
+def plainly(fn, *args):
+    """``fn(*args)``, with a failure shown to the API client as its plain message."""
+    try:
+        return fn(*args)
+    except Exception as e:
+        raise gr.Error(_friendly(e), print_exception=False) from None
+
+
 def _cell(v: Any) -> str:
     """A value in a comparison table: numbers to four significant digits, the rest as text."""
     if isinstance(v, float):
@@ -995,16 +1003,10 @@ def build(ctx) -> None:
     def delete_export_api(name: str) -> dict:
         from ..housekeeping import delete_export
 
-        try:
-            return delete_export(name)
-        except Exception as e:
-            raise gr.Error(_friendly(e), print_exception=False) from None
+        return plainly(delete_export, name)
 
     def compare_runs_api(run_ids: list[str] | str) -> dict:
-        try:
-            return views.compare_runs(run_ids)
-        except Exception as e:
-            raise gr.Error(_friendly(e), print_exception=False) from None
+        return plainly(views.compare_runs, run_ids)
 
     gr.api(compare_runs_api, api_name="compare_runs", api_description=API["compare_runs"], concurrency_limit=None)
     gr.api(exports_api, api_name="exports", api_description=API["exports"], concurrency_limit=None)
