@@ -235,6 +235,47 @@ def resolve_spec(ref: str, *, sandbox: bool = False) -> ModelSpec:
     return ModelSpec(ref, r.path, (p.name or ref) if looks_local else ref)
 
 
+def base_model_choices() -> list[tuple[str, str]]:
+    """``(label, reference)`` of the base models present: the embedded default, then model folders in
+    the home's models/ folder, then the models downloaded into the local Hub cache (by Hub id: they
+    load from the cache, offline)."""
+    from .settings import get_settings
+
+    out = [(f"{EMBEDDED_MODEL} (embedded default)", EMBEDDED_MODEL)]
+    models = get_settings().models_dir
+    for p in sorted(models.iterdir()) if models.is_dir() else []:
+        if p.is_dir() and ((p / "config.json").is_file() or (p / "adapter_config.json").is_file()):
+            out.append((f"{p.name} (models/)", str(p)))
+    try:
+        from .hub import cached_models
+
+        cached = cached_models()
+    except Exception:  # an unreadable cache must not break the list
+        cached = []
+    for m in cached:
+        if m["repo_id"] != EMBEDDED_MODEL:
+            out.append((f"{m['repo_id']} (downloaded, {m['size']})", m["repo_id"]))
+    return out
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """``(label, reference)`` of every model that can answer (the Playground's picker and the
+    OpenAI-compatible ``/v1/models``): fine-tuned models first (by id), then the base models present."""
+    from . import models
+
+    out, paths = [], set()
+    for m in models.list_models():
+        if not m.get("files_ok"):
+            continue
+        paths.add(str(Path(m["folder"]).resolve()))
+        extra = f" · {m['task']}" if m.get("task") else ""
+        out.append((f"{m['name']} · {m.get('kind')}{extra}", m["id"]))
+    for label, value in base_model_choices():
+        if value == EMBEDDED_MODEL or str(Path(value).resolve()) not in paths:
+            out.append((label if value == EMBEDDED_MODEL else f"{label} · base", value))
+    return out
+
+
 def _run_config(folder: Path) -> dict[str, Any]:
     p = Path(folder) / "run_config.yaml"
     if not p.is_file():
@@ -304,18 +345,28 @@ class InferenceModel:
                 "load_seconds": round(self.load_seconds, 2), "busy": self.active > 0}
 
     # ---- prompts --------------------------------------------------------------------------
-    def encode(self, messages: list[dict[str, str]], max_new_tokens: int = 0) -> dict[str, Any]:
-        """Token ids of the prompt, through the chat template saved with the model (as in training)."""
+    @property
+    def context_length(self) -> int | None:
+        """How many tokens the model reads at most (prompt and answer together), when it says."""
+        return getattr(self.model.config, "max_position_embeddings", None)
+
+    def encode(self, messages: list[dict[str, str]] | str, max_new_tokens: int = 0, *,
+               truncate: bool = True) -> dict[str, Any]:
+        """Token ids of the prompt, through the chat template saved with the model (as in training);
+        a plain string is a raw text prompt, encoded as it is (a completion, not a chat). A prompt
+        too long for the context keeps its end (unless ``truncate`` is False)."""
         tok = self.tokenizer
-        if getattr(tok, "chat_template", None):
+        if isinstance(messages, str):
+            enc = tok(messages, return_tensors="pt")
+        elif getattr(tok, "chat_template", None):
             enc = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True,
                                           return_tensors="pt")
         else:  # a base model without a chat template: plain text turns
             text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
             enc = tok(text, return_tensors="pt")
         enc = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-        limit = getattr(self.model.config, "max_position_embeddings", None)
-        if limit and enc["input_ids"].shape[1] + max_new_tokens > limit:
+        limit = self.context_length
+        if truncate and limit and enc["input_ids"].shape[1] + max_new_tokens > limit:
             keep = max(1, limit - max_new_tokens)  # keep the end of a too-long conversation
             enc = {k: v[:, -keep:] for k, v in enc.items()}
         return enc
@@ -774,20 +825,82 @@ def _settings(settings: GenerationSettings | dict | None) -> GenerationSettings:
     return settings if isinstance(settings, GenerationSettings) else GenerationSettings.from_dict(settings)
 
 
-def stream(ref: str | ModelSpec, messages: list[dict[str, str]], settings: GenerationSettings | dict | None = None,
+def stream(ref: str | ModelSpec, messages: list[dict[str, str]] | str,
+           settings: GenerationSettings | dict | None = None,
            *, stop: threading.Event | None = None, sandbox: bool = False, progress: Progress | None = None,
            stats: GenerationStats | None = None, registry: ModelRegistry | None = None,
            every: float = 0.0) -> Iterator[str]:
-    """Stream the answer to ``messages`` (a system prompt in ``settings`` is put first), piece by piece.
+    """Stream the answer to ``messages`` (a system prompt in ``settings`` is put first), piece by piece;
+    ``messages`` as a string is a raw text prompt to continue (no chat template).
     ``every``: join the pieces that arrive within that many seconds (a page needs no more than ~20 updates a second)."""
     settings = _settings(settings)
     spec = ref if isinstance(ref, ModelSpec) else resolve_spec(ref, sandbox=sandbox)
-    messages = _with_system(normalize_messages(messages), settings.system_prompt)
+    messages = _prompt(messages, settings)
     stats = stats if stats is not None else GenerationStats()
     with (registry or get_registry()).use(spec, progress) as m:
         stats.started = time.perf_counter()
         for _row, text in _stream_requests([_Request(m, [messages])], settings, stop, stats, every):
             yield text
+
+
+def _prompt(messages: list[dict[str, str]] | str, settings: GenerationSettings) -> list[dict[str, str]] | str:
+    return messages if isinstance(messages, str) else _with_system(normalize_messages(messages), settings.system_prompt)
+
+
+def prompt_fit(ref: str | ModelSpec, messages: list[dict[str, str]] | str,
+               settings: GenerationSettings | dict | None = None, *, sandbox: bool = False,
+               progress: Progress | None = None, registry: ModelRegistry | None = None) -> tuple[int, int | None]:
+    """How many tokens the prompt of ``messages`` takes, as :func:`stream` encodes it (not cut), and
+    the model's context length (None when the model does not say). Loads the model when needed."""
+    settings = _settings(settings)
+    spec = ref if isinstance(ref, ModelSpec) else resolve_spec(ref, sandbox=sandbox)
+    with (registry or get_registry()).use(spec, progress) as m:
+        return m.encode(_prompt(messages, settings), truncate=False)["input_ids"].shape[1], m.context_length
+
+
+class StopText:
+    """Cuts streamed text before the first of ``stops`` (OpenAI's ``stop``). Text that could be the
+    start of a stop string is held back until the next piece tells; ``hit`` is the stop string found."""
+
+    def __init__(self, stops: list[str] | str | None = None):
+        stops = [stops] if isinstance(stops, str) else list(stops or [])
+        self.stops = [s for s in stops if s]
+        self.hit: str | None = None
+
+    def cut(self, pieces: Iterator[str]) -> Iterator[str]:
+        """``pieces`` up to (not including) the first stop string; then ``pieces`` is closed, which
+        ends its generation."""
+        buf = ""
+        try:
+            for piece in pieces:
+                buf += piece
+                at = self._find(buf)
+                if at is not None:
+                    if at:
+                        yield buf[:at]
+                    return
+                ready = len(buf) - self._held(buf)
+                if ready:
+                    yield buf[:ready]
+                    buf = buf[ready:]
+            if buf:
+                yield buf
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()
+
+    def _find(self, text: str) -> int | None:
+        found = [(text.find(s), s) for s in self.stops if s in text]
+        if not found:
+            return None
+        at, self.hit = min(found)
+        return at
+
+    def _held(self, text: str) -> int:
+        """Length of the longest end of ``text`` that begins a stop string."""
+        return max((k for s in self.stops for k in range(1, min(len(s), len(text) + 1))
+                    if text.endswith(s[:k])), default=0)
 
 
 def base_spec_of(spec: ModelSpec) -> ModelSpec:
@@ -850,6 +963,6 @@ def generate_text(ref: str | ModelSpec, messages: list[dict[str, str]], settings
 
 
 __all__ = ["GenerationSettings", "GenerationStats", "InferenceModel", "MODES", "ModelRegistry", "ModelSpec",
-           "base_spec_of", "build_messages", "device_and_dtype", "generate_text", "get_registry", "load_model", "mode_for_task",
-           "normalize_messages", "plain_content", "resolve_spec", "spec_from_record", "stream", "stream_compare",
+           "StopText", "base_model_choices", "base_spec_of", "build_messages", "device_and_dtype", "generate_text", "get_registry", "load_model", "mode_for_task", "model_choices",
+           "normalize_messages", "plain_content", "prompt_fit", "resolve_spec", "spec_from_record", "stream", "stream_compare",
            "unload"]

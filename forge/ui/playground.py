@@ -53,19 +53,9 @@ def _friendly(e: BaseException) -> str:
 
 def model_choices() -> list[tuple[str, str]]:
     """Fine-tuned models first (by id), then the embedded default and the folders of models/."""
-    from .. import models
+    from ..inference import model_choices as choices
 
-    out, paths = [], set()
-    for m in models.list_models():
-        if not m.get("files_ok"):
-            continue
-        paths.add(str(Path(m["folder"]).resolve()))
-        extra = f" · {m['task']}" if m.get("task") else ""
-        out.append((f"{m['name']} · {m.get('kind')}{extra}", m["id"]))
-    for label, value in views.model_choices():
-        if value == EMBEDDED_MODEL or str(Path(value).resolve()) not in paths:
-            out.append((label if value == EMBEDDED_MODEL else f"{label} · base", value))
-    return out
+    return choices()
 
 
 def describe(ref: str) -> dict[str, Any]:

@@ -222,21 +222,9 @@ def sample_choices() -> list[tuple[str, str]]:
 def model_choices() -> list[tuple[str, str]]:
     """The embedded default, then model folders in the home's models/ folder, then the models
     downloaded into the local Hub cache (by Hub id: they load from the cache, offline)."""
-    out = [(f"{EMBEDDED_MODEL} (embedded default)", EMBEDDED_MODEL)]
-    models = get_settings().models_dir
-    for p in sorted(models.iterdir()) if models.is_dir() else []:
-        if p.is_dir() and ((p / "config.json").is_file() or (p / "adapter_config.json").is_file()):
-            out.append((f"{p.name} (models/)", str(p)))
-    try:
-        from ..hub import cached_models
+    from ..inference import base_model_choices
 
-        cached = cached_models()
-    except Exception:  # an unreadable cache must not break the picker
-        cached = []
-    for m in cached:
-        if m["repo_id"] != EMBEDDED_MODEL:
-            out.append((f"{m['repo_id']} (downloaded, {m['size']})", m["repo_id"]))
-    return out
+    return base_model_choices()
 
 
 # ---- sandbox for references coming from the page or the API ----------------------------------
