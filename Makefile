@@ -1,4 +1,4 @@
-.PHONY: run test setup bench
+.PHONY: run test test-fast lint setup bench
 PY := .venv/bin/python
 
 # Set up (first time only) and open the app on the embedded default model.
@@ -11,6 +11,13 @@ run:
 test:
 	bash scripts/setup.sh --test
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The unit-level tests only (no server, browser, worker process or training run): a few minutes.
+test-fast:
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n 2 -m "not slow and not browser and not integration" $(PYTEST_ARGS)
+
+lint:
+	$(PY) -m ruff check forge app.py tests bench scripts
 
 setup:
 	bash scripts/setup.sh --test

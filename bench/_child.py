@@ -10,7 +10,7 @@ import sys
 
 def run_child(script: str, args: list[str], env: dict[str, str], label: str) -> dict:
     out = subprocess.run([sys.executable, script, *args], env=env, capture_output=True, text=True, check=False)
-    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
     if not line:
         sys.exit(f"{label} failed:\n{out.stderr[-3000:]}")
     res = json.loads(line[-1][7:])

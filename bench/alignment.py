@@ -127,12 +127,13 @@ def side_trl(model: str, steps: int, seq: int, reference: str) -> dict:
 
     from forge.data import SAMPLES_DIR
 
-    rows = [json.loads(l) for l in (SAMPLES_DIR / "preference_polite.jsonl").read_text().splitlines() if l.strip()]
+    rows = [json.loads(ln) for ln in (SAMPLES_DIR / "preference_polite.jsonl").read_text().splitlines() if ln.strip()]
     idx = list(range(len(rows)))
     random.Random(SETTINGS["seed"]).shuffle(idx)  # the order the Job's split gives
-    fmt = lambda r: {"prompt": [{"role": "user", "content": r["prompt"]}],
-                     "chosen": [{"role": "assistant", "content": r["chosen"]}],
-                     "rejected": [{"role": "assistant", "content": r["rejected"]}]}
+    def fmt(r):
+        return {"prompt": [{"role": "user", "content": r["prompt"]}],
+                "chosen": [{"role": "assistant", "content": r["chosen"]}],
+                "rejected": [{"role": "assistant", "content": r["rejected"]}]}
     train = datasets.Dataset.from_list([fmt(rows[i]) for i in idx])
     tok = AutoTokenizer.from_pretrained(model)
     if tok.pad_token is None:
@@ -160,8 +161,8 @@ def side_trl(model: str, steps: int, seq: int, reference: str) -> dict:
 
 
 def child(side: str, model: str, steps: int, seq: int) -> None:
-    import torch
     import peft  # noqa: F401  - every side imports the same libraries before the baseline
+    import torch
     import transformers  # noqa: F401
     import trl  # noqa: F401
     from trl import DPOTrainer  # noqa: F401

@@ -76,12 +76,13 @@ def side_trl(model: str, steps: int) -> dict:
 
     from forge.data import SAMPLES_DIR
 
-    rows = [json.loads(l) for l in (SAMPLES_DIR / "pirate_persona.jsonl").read_text().splitlines() if l.strip()]
+    rows = [json.loads(ln) for ln in (SAMPLES_DIR / "pirate_persona.jsonl").read_text().splitlines() if ln.strip()]
     idx = list(range(len(rows)))
     random.Random(SETTINGS["seed"]).shuffle(idx)
     n_eval = round(len(rows) * SETTINGS["eval_split"])
-    fmt = lambda r: {"prompt": [{"role": "user", "content": r["input"]}],
-                     "completion": [{"role": "assistant", "content": r["output"]}]}
+    def fmt(r):
+        return {"prompt": [{"role": "user", "content": r["input"]}],
+                "completion": [{"role": "assistant", "content": r["output"]}]}
     train = datasets.Dataset.from_list([fmt(rows[i]) for i in idx[n_eval:]])
     evals = datasets.Dataset.from_list([fmt(rows[i]) for i in idx[:n_eval]])
     tok = AutoTokenizer.from_pretrained(model)

@@ -72,6 +72,7 @@ def child(args) -> dict:
     """One provider, one process: load, train, measure."""
     import forge  # noqa: F401  (imports Unsloth first where it will be used)
 
+    # isort: split
     import torch
 
     from forge import catalog
@@ -138,7 +139,7 @@ def child(args) -> dict:
             "steps": args.steps, "notes": loaded.notes}
 
 
-def main() -> int:
+def main() -> int:  # noqa: C901 — one benchmark read top to bottom: set up, run both providers, report
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="tiny", help="tiny (default), embedded, or a model folder / Hub id")
     ap.add_argument("--steps", type=int, default=30)
@@ -171,7 +172,7 @@ def main() -> int:
     def run(extra: list[str]) -> dict:
         cmd = [sys.executable, __file__, *extra]
         p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        lines = [l for l in p.stdout.splitlines() if l.startswith(("RESULT ", "{"))]
+        lines = [ln for ln in p.stdout.splitlines() if ln.startswith(("RESULT ", "{"))]
         if p.returncode != 0 or not lines:
             return {"error": (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]}
         return json.loads(lines[-1].removeprefix("RESULT "))

@@ -58,6 +58,7 @@ def report(delays: list[float], what: str) -> None:
 
 
 def synthetic(url: str, n: int, interval: float) -> None:
+    import subprocess
     import threading
 
     from gradio_client import Client
@@ -65,8 +66,6 @@ def synthetic(url: str, n: int, interval: float) -> None:
     from forge.runs import RunStore
     from forge.training.events import EventLog
     from forge.training.job import run_dir
-
-    import subprocess
 
     store = RunStore()
     rec = store.create_run({"name": "latency-bench", "config": {}, "base_model": "none", "strategy": "sft",

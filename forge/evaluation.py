@@ -12,7 +12,6 @@ Generation is bounded by ``eval_samples`` rows, so evaluation never dominates tr
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Callable
 
@@ -90,7 +89,8 @@ def end_of_run(trainer, ctx, base_loader: Callable[[], Any] | None = None, *,
     model, tok = trainer.model, ctx.tokenizer
     t0 = time.time()
     group = 1 if next(model.parameters()).device.type == "cpu" else 8
-    answer = lambda m, part: generate(m, tok, part, ctx.task, max_new_tokens=cfg.eval_max_new_tokens)
+    def answer(m, part):
+        return generate(m, tok, part, ctx.task, max_new_tokens=cfg.eval_max_new_tokens)
     after: list[str] = []
     before: list[str] | None = [] if hasattr(model, "disable_adapter") or base_loader is not None else None
     base = None

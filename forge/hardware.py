@@ -132,7 +132,8 @@ class ModelShape:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "ModelShape":
-        get = lambda *names, default=0: next((getattr(cfg, n) for n in names if getattr(cfg, n, None)), default)
+        def get(*names, default=0):
+            return next((getattr(cfg, n) for n in names if getattr(cfg, n, None)), default)
         hidden = get("hidden_size", "n_embd", "d_model")
         layers = get("num_hidden_layers", "n_layer", "num_layers")
         vocab = get("vocab_size")

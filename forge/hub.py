@@ -200,43 +200,67 @@ def _translate(e: BaseException, what: str, token: str | None = None) -> ForgeEr
     """A Hub library exception as a ForgeError with a plain message (the token scrubbed)."""
     if isinstance(e, ForgeError):
         return e
-    from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, HFValidationError, OfflineModeIsEnabled,
-                                        RepositoryNotFoundError)
-
     detail = _scrub(str(e).splitlines()[0] if str(e) else type(e).__name__, token)[:300]
     status = getattr(getattr(e, "response", None), "status_code", None)
-    if isinstance(e, OfflineModeIsEnabled):
-        err: ForgeError = OfflineError(f"{what} needs the Hub, and offline mode is on (HF_HUB_OFFLINE).",
-                                       "Unset HF_HUB_OFFLINE and restart ModelForge.")
-    elif isinstance(e, GatedRepoError):
-        err = HubError(f"{what} failed: the repository is gated.",
-                       "Accept its conditions on its Hub page with your account, then use a token of that account.")
-    elif isinstance(e, RepositoryNotFoundError):
-        err = HubError(f"{what} failed: the repository does not exist, or it is private and the token cannot see it.",
-                       "Check the name, or use a token with access to it.")
-    elif isinstance(e, HFValidationError):
-        err = HubError(f"{what} failed: {detail}", "Check the repository name.")
-    elif isinstance(e, HfHubHTTPError) and status == 401:
-        err = HubError(f"{what} failed: the Hub refused the token (401 Unauthorized): it is invalid or expired.",
-                       "Create a new token at huggingface.co/settings/tokens and paste it in the token field "
-                       "(or HF_TOKEN).")
-    elif isinstance(e, HfHubHTTPError) and status == 403:
-        err = HubError(f"{what} failed: the token is not allowed to do this (403 Forbidden).",
-                       "Use a token with write access, and a namespace you (or your organization) own.")
-    elif isinstance(e, HfHubHTTPError) and status == 402:
-        err = HubError(f"{what} failed: this needs a paid plan or billing on the account (402).",
-                       "Pick free hardware, or set up billing on huggingface.co/settings/billing.")
-    elif isinstance(e, HfHubHTTPError):
-        err = HubError(f"{what} failed: the Hub answered {status or 'with an error'}: {detail}",
-                       "Try again in a moment; if it persists, check status.huggingface.co.")
-    elif isinstance(e, (ConnectionError, TimeoutError, OSError)) or "Connect" in type(e).__name__ \
-            or "Timeout" in type(e).__name__:
-        err = OfflineError(f"{what} failed: the connection to the Hub broke ({type(e).__name__}: {detail}).",
-                           "Check the internet connection and try again.")
-    else:
-        err = HubError(f"{what} failed: {type(e).__name__}: {detail}", "Try again; if it persists, report it.")
+    err = (_library_error(e, what, detail) or _http_error(e, what, detail, status)
+           or _connection_error(e, what, detail)
+           or HubError(f"{what} failed: {type(e).__name__}: {detail}", "Try again; if it persists, report it."))
     err.status = status  # type: ignore[attr-defined]
     return err
+
+
+def _library_error(e: BaseException, what: str, detail: str) -> ForgeError | None:
+    """The huggingface_hub exceptions that say what is wrong by their type."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HFValidationError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+    )
+
+    if isinstance(e, OfflineModeIsEnabled):
+        return OfflineError(f"{what} needs the Hub, and offline mode is on (HF_HUB_OFFLINE).",
+                            "Unset HF_HUB_OFFLINE and restart ModelForge.")
+    if isinstance(e, GatedRepoError):
+        return HubError(f"{what} failed: the repository is gated.",
+                        "Accept its conditions on its Hub page with your account, then use a token of that account.")
+    if isinstance(e, RepositoryNotFoundError):
+        return HubError(f"{what} failed: the repository does not exist, or it is private and the token cannot see "
+                        "it.", "Check the name, or use a token with access to it.")
+    if isinstance(e, HFValidationError):
+        return HubError(f"{what} failed: {detail}", "Check the repository name.")
+    return None
+
+
+# What the Hub's refusals mean, by HTTP status: (what went wrong, how to fix it).
+_HTTP_REFUSALS = {
+    401: ("the Hub refused the token (401 Unauthorized): it is invalid or expired.",
+          "Create a new token at huggingface.co/settings/tokens and paste it in the token field (or HF_TOKEN)."),
+    403: ("the token is not allowed to do this (403 Forbidden).",
+          "Use a token with write access, and a namespace you (or your organization) own."),
+    402: ("this needs a paid plan or billing on the account (402).",
+          "Pick free hardware, or set up billing on huggingface.co/settings/billing."),
+}
+
+
+def _http_error(e: BaseException, what: str, detail: str, status: int | None) -> ForgeError | None:
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if not isinstance(e, HfHubHTTPError):
+        return None
+    if status in _HTTP_REFUSALS:
+        message, hint = _HTTP_REFUSALS[status]
+        return HubError(f"{what} failed: {message}", hint)
+    return HubError(f"{what} failed: the Hub answered {status or 'with an error'}: {detail}",
+                    "Try again in a moment; if it persists, check status.huggingface.co.")
+
+
+def _connection_error(e: BaseException, what: str, detail: str) -> ForgeError | None:
+    name = type(e).__name__
+    if isinstance(e, (ConnectionError, TimeoutError, OSError)) or "Connect" in name or "Timeout" in name:
+        return OfflineError(f"{what} failed: the connection to the Hub broke ({name}: {detail}).",
+                            "Check the internet connection and try again.")
+    return None
 
 
 @contextlib.contextmanager
@@ -663,54 +687,80 @@ def build_card(model: dict, run: dict | None, repo_id: str, *, kind: str, licens
                image: str | None = "loss_curve.png"):
     """The model card (a ``huggingface_hub.ModelCard``) of a fine-tuned model: metadata, what was
     trained on what with which strategy and settings, the final metrics, the loss curve, usage."""
-    from huggingface_hub import ModelCard, ModelCardData
+    from huggingface_hub import ModelCard
 
-    run = run or {}
+    facts = _card_facts(model, run or {}, kind)
+    data = _card_data(facts, repo_id, license)
+    lines = (_card_intro(facts, repo_id) + _card_training(facts) + _card_results(facts, image)
+             + _card_evaluation(facts["evaluation"]) + _card_usage(facts, repo_id))
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines))
+
+
+def _card_facts(model: dict, run: dict, kind: str) -> dict[str, Any]:
+    """What a card says, each fact read once: from the model record, then its run, then the run's config."""
     config = _trained_config(run)
     base = model.get("base_model") or run.get("base_model") or config.get("model_name")
-    base_id = base_hub_id(base)
-    is_adapter = kind == "adapter"
     strategy = model.get("strategy") or run.get("strategy") or config.get("strategy") or "sft"
-    task = model.get("task") or run.get("task") or config.get("task") or "text-generation"
-    dataset = dataset_ref(run.get("dataset") or config.get("dataset"))
-    metrics = run.get("metrics") or {}
-    evaluation = run.get("evaluation") or model.get("evaluation")
-    quantized = bool(model.get("quantized_base") or config.get("use_4bit") or config.get("use_8bit"))
+    return {
+        "model": model, "run": run, "config": config, "kind": kind, "is_adapter": kind == "adapter",
+        "base": base, "base_id": base_hub_id(base), "strategy": strategy, "strategy_label": _strategy_label(strategy),
+        "task": model.get("task") or run.get("task") or config.get("task") or "text-generation",
+        "dataset": dataset_ref(run.get("dataset") or config.get("dataset")), "metrics": run.get("metrics") or {},
+        "evaluation": run.get("evaluation") or model.get("evaluation"),
+        "quantized": bool(model.get("quantized_base") or config.get("use_4bit") or config.get("use_8bit")),
+    }
 
-    tags = ["modelforge", "trl", strategy, "text-generation"]
-    tags += ["lora", "peft"] if is_adapter else ["merged"] if kind == "merged" else []
-    if quantized:
-        tags.append("qlora" if config.get("use_4bit") else "8bit-lora")
-    data = ModelCardData(
-        base_model=base_id, library_name="peft" if is_adapter else "transformers", license=license,
-        tags=list(dict.fromkeys(tags)), datasets=[dataset["hub_id"]] if dataset["hub_id"] else None,
-        pipeline_tag="text-generation", model_name=repo_id.split("/")[-1],
-        eval_results=_eval_results(metrics, evaluation, dataset) or None)
 
-    name = repo_id.split("/")[-1]
-    base_md = (f"[{base_id}](https://huggingface.co/{base_id})" if base_id
-               else f"a local model (`{Path(str(base)).name}`)")
-    what = {"adapter": "A LoRA adapter", "merged": "A model (LoRA adapter merged into its base)",
-            "full": "A fully fine-tuned model"}.get(kind, "A fine-tuned model")
-    ds_md = {"hub": f"[{dataset['name']}](https://huggingface.co/datasets/{dataset['name']})",
-             "sample": f"ModelForge's built-in sample dataset `{dataset['name']}`",
-             "file": f"a local dataset file (`{dataset['name']}`)"}[dataset["kind"]]
+def _strategy_label(strategy: str) -> str:
     try:
         from .strategies import STRATEGIES
 
-        strategy_label = getattr(STRATEGIES.get(strategy), "label", None) or strategy
+        return getattr(STRATEGIES.get(strategy), "label", None) or strategy
     except Exception:  # a registry that fails to import must not block a card
-        strategy_label = strategy
-    lines = [f"# {name}", "",
-             f"{what} fine-tuned from {base_md} on {ds_md}, with the **{strategy_label}** strategy, "
-             f"using ModelForge.", "", "## Training", "", "| | |", "|---|---|",
-             f"| Base model | {base_id or Path(str(base)).name} |", f"| Task | {task} |",
-             f"| Dataset | {dataset['name']} ({dataset['kind']}) |", f"| Strategy | {strategy_label} (`{strategy}`) |"]
+        return strategy
+
+
+def _card_data(facts: dict[str, Any], repo_id: str, license: str | None):
+    from huggingface_hub import ModelCardData
+
+    kind, config, dataset = facts["kind"], facts["config"], facts["dataset"]
+    tags = ["modelforge", "trl", facts["strategy"], "text-generation"]
+    tags += ["lora", "peft"] if facts["is_adapter"] else ["merged"] if kind == "merged" else []
+    if facts["quantized"]:
+        tags.append("qlora" if config.get("use_4bit") else "8bit-lora")
+    return ModelCardData(
+        base_model=facts["base_id"], library_name="peft" if facts["is_adapter"] else "transformers", license=license,
+        tags=list(dict.fromkeys(tags)), datasets=[dataset["hub_id"]] if dataset["hub_id"] else None,
+        pipeline_tag="text-generation", model_name=repo_id.split("/")[-1],
+        eval_results=_eval_results(facts["metrics"], facts["evaluation"], dataset) or None)
+
+
+def _card_intro(facts: dict[str, Any], repo_id: str) -> list[str]:
+    base, base_id, dataset = facts["base"], facts["base_id"], facts["dataset"]
+    base_md = (f"[{base_id}](https://huggingface.co/{base_id})" if base_id
+               else f"a local model (`{Path(str(base)).name}`)")
+    what = {"adapter": "A LoRA adapter", "merged": "A model (LoRA adapter merged into its base)",
+            "full": "A fully fine-tuned model"}.get(facts["kind"], "A fine-tuned model")
+    ds_md = {"hub": f"[{dataset['name']}](https://huggingface.co/datasets/{dataset['name']})",
+             "sample": f"ModelForge's built-in sample dataset `{dataset['name']}`",
+             "file": f"a local dataset file (`{dataset['name']}`)"}[dataset["kind"]]
+    return [f"# {repo_id.split('/')[-1]}", "",
+            f"{what} fine-tuned from {base_md} on {ds_md}, with the **{facts['strategy_label']}** strategy, "
+            f"using ModelForge.", ""]
+
+
+def _card_training(facts: dict[str, Any]) -> list[str]:
+    """The Training section: what was trained on what, and the settings that shaped it."""
+    run, config, dataset = facts["run"], facts["config"], facts["dataset"]
+    lines = ["## Training", "", "| | |", "|---|---|",
+             f"| Base model | {facts['base_id'] or Path(str(facts['base'])).name} |", f"| Task | {facts['task']} |",
+             f"| Dataset | {dataset['name']} ({dataset['kind']}) |",
+             f"| Strategy | {facts['strategy_label']} (`{facts['strategy']}`) |"]
     if run.get("n_train") is not None:
         lines.append(f"| Rows | {run.get('n_train')} training, {run.get('n_eval') or 0} evaluation |")
     if run.get("provider"):
         lines.append(f"| Provider | {run['provider']} |")
-    if quantized:
+    if facts["quantized"]:
         lines.append(f"| Quantized base | {'4-bit (QLoRA)' if config.get('use_4bit') else '8-bit'} |")
     if run.get("started") and run.get("finished"):
         lines.append(f"| Training time | {int(run['finished'] - run['started'])} s |")
@@ -720,8 +770,12 @@ def build_card(model: dict, run: dict | None, repo_id: str, *, kind: str, licens
     if shown:
         lines += ["", "### Settings", "", "| Setting | Value |", "|---|---|"]
         lines += [f"| {k} | {_cell(config[k])} |" for k in shown]
-    lines += ["", "## Results", ""]
-    shown_metrics = _shown_metrics(metrics)
+    return lines
+
+
+def _card_results(facts: dict[str, Any], image: str | None) -> list[str]:
+    lines = ["", "## Results", ""]
+    shown_metrics = _shown_metrics(facts["metrics"])
     if shown_metrics:
         lines += ["| Metric | Final value |", "|---|---|"]
         lines += [f"| {k} | {_cell(v)} |" for k, v in sorted(shown_metrics.items())]
@@ -729,20 +783,31 @@ def build_card(model: dict, run: dict | None, repo_id: str, *, kind: str, licens
         lines.append("No metrics were recorded for this run.")
     if image:
         lines += ["", f"![Training and evaluation loss]({image})"]
-    if evaluation and (evaluation.get("metrics") or evaluation.get("base_metrics")):
-        after, before = evaluation.get("metrics") or {}, evaluation.get("base_metrics") or {}
-        lines += ["", "## Evaluation", "",
-                  f"On {evaluation.get('n', '?')} held-out rows, before (base model) and after fine-tuning:", "",
-                  "| Metric | Base | Fine-tuned |", "|---|---|---|"]
-        lines += [f"| {k} | {_cell(before[k]) if k in before else '-'} | {_cell(after[k]) if k in after else '-'} |"
-                  for k in sorted(set(after) | set(before))]
-        samples = [s for s in evaluation.get("samples") or [] if s.get("after")][:3]
-        if samples:
-            lines += ["", "| Prompt | Base model | Fine-tuned |", "|---|---|---|"]
-            lines += [f"| {_cell(str(s.get('prompt'))[:150])} | {_cell(str(s.get('before') or '-')[:150])} | "
-                      f"{_cell(str(s.get('after'))[:150])} |" for s in samples]
-    lines += ["", "## Usage", "", "```python", *_usage(repo_id, is_adapter), "```", ""]
-    if model.get("merged_from_quantized"):
+    return lines
+
+
+def _card_evaluation(evaluation: dict | None) -> list[str]:
+    """The before/after Evaluation section (none when the run scored no answers)."""
+    if not evaluation or not (evaluation.get("metrics") or evaluation.get("base_metrics")):
+        return []
+    after, before = evaluation.get("metrics") or {}, evaluation.get("base_metrics") or {}
+    lines = ["", "## Evaluation", "",
+             f"On {evaluation.get('n', '?')} held-out rows, before (base model) and after fine-tuning:", "",
+             "| Metric | Base | Fine-tuned |", "|---|---|---|"]
+    lines += [f"| {k} | {_cell(before[k]) if k in before else '-'} | {_cell(after[k]) if k in after else '-'} |"
+              for k in sorted(set(after) | set(before))]
+    samples = [s for s in evaluation.get("samples") or [] if s.get("after")][:3]
+    if samples:
+        lines += ["", "| Prompt | Base model | Fine-tuned |", "|---|---|---|"]
+        lines += [f"| {_cell(str(s.get('prompt'))[:150])} | {_cell(str(s.get('before') or '-')[:150])} | "
+                  f"{_cell(str(s.get('after'))[:150])} |" for s in samples]
+    return lines
+
+
+def _card_usage(facts: dict[str, Any], repo_id: str) -> list[str]:
+    is_adapter, base_id = facts["is_adapter"], facts["base_id"]
+    lines = ["", "## Usage", "", "```python", *_usage(repo_id, is_adapter), "```", ""]
+    if facts["model"].get("merged_from_quantized"):
         lines += ["The adapter was trained on a 4-bit quantized base (QLoRA) and merged into the full-precision "
                   "base: answers can differ slightly from those of the 4-bit fine-tuned model.", ""]
     if is_adapter and base_id:
@@ -753,7 +818,7 @@ def build_card(model: dict, run: dict | None, repo_id: str, *, kind: str, licens
     versions = _versions()
     if versions:
         lines += ["## Framework versions", "", versions, ""]
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines))
+    return lines
 
 
 def _usage(repo_id: str, is_adapter: bool) -> list[str]:

@@ -13,8 +13,7 @@ import json
 import re
 from typing import Any
 
-from .config import (ExactMatchReward, FormatReward, LengthReward, NoRepetitionReward, RegexReward, RunConfig,
-                     RewardSpec)
+from .config import ExactMatchReward, FormatReward, LengthReward, NoRepetitionReward, RegexReward, RewardSpec, RunConfig
 
 REGEX_TIMEOUT_S = 0.05  # per completion: a pathological pattern scores 0 instead of hanging the run
 _NUMBER = re.compile(r"[-+]?(\d+([.,]\d+)*|\.\d+)([eE][-+]?\d+)?")

@@ -91,7 +91,7 @@ def test_formats_follow_trl_conversational_shapes():
 
     unpaired = data.unpaired_dataset(pref, "preference")
     assert len(unpaired) == 4 and sorted(unpaired["label"]) == [False, False, True, True]
-    assert {c[0]["content"] for c, l in zip(unpaired["completion"], unpaired["label"]) if l} == {"Hello!", "4"}
+    assert {c[0]["content"] for c, label in zip(unpaired["completion"], unpaired["label"]) if label} == {"Hello!", "4"}
 
     fb = data.unpaired_dataset([{"prompt": "Hi", "completion": "Hello", "label": "false"}], "feedback")
     assert fb[0] == {"prompt": [{"role": "user", "content": "Hi"}],
@@ -227,10 +227,10 @@ FAST = dict(max_steps=3, per_device_train_batch_size=4, max_samples=24, eval_spl
 def test_dpo_uses_the_adapter_disabled_base_as_reference(tiny_model):
     """With LoRA no second model is loaded: TRL's ref_model stays None and the adapter is switched off."""
     from forge import data
+    from forge.catalog import resolve
     from forge.config import RunConfig
     from forge.hardware import detect
     from forge.providers.huggingface import HuggingFaceProvider
-    from forge.catalog import resolve
     from forge.strategies import TrainContext, get_strategy
 
     cfg = RunConfig(model_name=str(tiny_model), strategy="dpo", max_steps=1, per_device_train_batch_size=2,

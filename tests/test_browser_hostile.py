@@ -30,7 +30,6 @@ def hostile_records(trained_adapter) -> tuple[dict, dict]:
     from forge.runs import get_store
     from forge.training.events import EventLog
     from forge.training.job import run_dir
-
     from test_models_playground import copy_model
 
     store = get_store()
@@ -83,7 +82,6 @@ def test_names_with_markup_read_as_typed_on_every_tab(app_url, browser, trained_
 def test_storage_list_deletes_datasets_and_archives(app_url, browser, home, trained_adapter):
     from forge import export
     from forge.settings import get_settings
-
     from test_models_playground import copy_model
 
     data = get_settings().datasets_dir / "leftover.jsonl"

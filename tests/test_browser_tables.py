@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import test_browser as tb
 from test_browser_playground import wait_text
 
@@ -65,7 +63,6 @@ SIZES = [(1400, 1000), (1024, 768)]
 
 def test_every_table_fits_its_box(app_url, browser, trained_adapter, tmp_path):
     from forge.settings import get_settings
-
     from test_models_playground import copy_model
 
     # newest first in their lists (a long list shows only its first rows: the rest are drawn on scrolling)

@@ -25,7 +25,7 @@ def test_train_runs_show(tiny_config, tmp_path):
     assert "Final: train_loss" in r.stdout
     listing = forge("runs")
     assert "cli-run" in listing.stdout and "completed" in listing.stdout
-    run_id = next(l.split()[0] for l in listing.stdout.splitlines() if "cli-run" in l)
+    run_id = next(ln.split()[0] for ln in listing.stdout.splitlines() if "cli-run" in ln)
     shown = forge("show", run_id)
     assert shown.returncode == 0 and "final metrics" in shown.stdout and "max_steps: 5" in shown.stdout
 

@@ -4,7 +4,6 @@ import pytest
 
 from forge.metrics import exact_match, f1, normalize_answer, perplexity, rouge, squad
 
-
 # ---------------------------------------------------------------- normalize_answer
 
 

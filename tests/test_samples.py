@@ -1,12 +1,16 @@
-"""The built-in sample datasets parse and match their task schemas."""
+"""The built-in sample datasets parse and match their task schemas, and their generator
+(scripts/make_samples.py) makes them again byte for byte."""
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-SAMPLES = Path(__file__).resolve().parent.parent / "forge" / "data" / "samples"
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "forge" / "data" / "samples"
 
 EXPECTED = {
     "pirate_persona.jsonl": (300, {"input", "output"}),
@@ -17,6 +21,16 @@ EXPECTED = {
     "feedback_polite.jsonl": (200, {"prompt", "completion", "label"}),
     "math_prompts.jsonl": (200, {"prompt", "answer"}),
 }
+
+
+def test_generator_makes_the_shipped_files_again(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_samples.py"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    made = sorted(p.name for p in tmp_path.glob("*.jsonl"))
+    assert made == sorted(EXPECTED)
+    for name in made:
+        assert (tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes(), f"{name} differs from the shipped file"
 
 
 def load(name: str) -> list[dict]:

@@ -1,10 +1,7 @@
 """Real training of the tiny model through the Job: no mocks of the model or the trainer."""
 
-import json
 import time
 from pathlib import Path
-
-import pytest
 
 from forge.training import get_queue, read_all, read_events
 

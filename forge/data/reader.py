@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,34 +150,22 @@ def _read_json(text: str, name: str) -> tuple[list[Row], list[Problem]]:
     return rows, problems
 
 
+# JSON text as tokens: a whole string, a run of whitespace, or any other single character.
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]+|\\.)*"|\s+|[^\s"]', re.S)
+_NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
 def _element_lines(text: str) -> list[int]:
     """The line on which each element of a top-level JSON array starts."""
-    out, depth, line, in_str, esc = [], 0, 1, False, False
-    expecting = False
-    for ch in text:
-        if ch == "\n":
-            line += 1
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-            continue
-        if expecting and not ch.isspace() and ch not in ",]":
+    out, depth, line, expecting = [], 0, 1, False
+    for m in _JSON_TOKENS.finditer(text):
+        tok = m.group()
+        if expecting and not tok.isspace() and tok not in (",", "]"):
             out.append(line)
             expecting = False
-        if ch == '"':
-            in_str = True
-        elif ch in "[{":
-            depth += 1
-            if depth == 1 and ch == "[":
-                expecting = True
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "," and depth == 1:
-            expecting = True
+        line += tok.count("\n")
+        depth += _NESTING.get(tok, 0)
+        expecting = expecting or (depth == 1 and tok in ("[", ","))
     return out
 
 

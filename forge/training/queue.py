@@ -203,7 +203,7 @@ class JobQueue:
                 if rec:
                     finalize(self.store, rec, code)
                 ended = True
-        for run_id, pid in list(self._adopted.items()):
+        for run_id in list(self._adopted):
             rec = self.store.get_run(run_id)
             if rec is None or not worker_alive(rec):
                 del self._adopted[run_id]

@@ -68,13 +68,14 @@ def standby() -> str | None:
     to that run's ``worker.log`` from then on. None when the input closes first."""
     import os
 
-    from . import callback, job  # noqa: F401
     import datasets  # noqa: F401
     import peft  # noqa: F401
     import torch  # noqa: F401
     import transformers  # noqa: F401
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401 — resolves the lazy modules
     from trl import SFTConfig, SFTTrainer  # noqa: F401
+
+    from . import callback, job  # noqa: F401
 
     folder = sys.stdin.readline().strip()
     if not folder:

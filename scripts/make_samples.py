@@ -1,23 +1,24 @@
-"""Regenerate the built-in sample datasets in this folder.
+"""Regenerate the built-in sample datasets (``forge/data/samples/*.jsonl``).
 
-Run ``python forge/data/samples/make_samples.py`` from the repository root (or from
-anywhere: files are written next to this script). Standard library only, fixed seeds,
-so the output is identical on every run. All text is original and fictional.
+Run ``python scripts/make_samples.py`` from anywhere: the files are written to
+``forge/data/samples/`` (or to ``--out DIR``). Standard library only, fixed seeds, so the
+output is identical on every run. All text is original and fictional.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import re
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "forge" / "data" / "samples"
 SEED = 20240611
 
 
-def write_jsonl(name: str, rows: list[dict]) -> None:
-    path = HERE / name
+def write_jsonl(folder: Path, name: str, rows: list[dict]) -> None:
+    path = folder / name
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -362,43 +363,40 @@ NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "
 
 def build_bank(rng: random.Random) -> list[tuple[str, str]]:
     """Return a list of (question, plain answer) pairs with unique questions."""
-    bank: list[tuple[str, str]] = []
-    bank += COOKING + SCIENCE + TRAVEL + ADVICE + ANIMALS + GENERAL
-    for place, answer in PACKING:
-        bank.append((f"What should I pack for a trip to {place}?", answer))
-    for animal, n in LEGS:
-        bank.append((f"How many legs does a {animal} have?", f"A {animal} has {NUMBER_WORDS[n] if n <= 12 else n} legs."))
-    for i, day in enumerate(DAYS):
-        bank.append((f"What day comes after {day}?", f"The day after {day} is {DAYS[(i + 1) % 7]}."))
-    for month, n in MONTHS:
-        if n is None:
-            answer = "February has 28 days, or 29 days in a leap year."
-        else:
-            answer = f"{month} has {n} days."
-        bank.append((f"How many days are there in {month}?", answer))
-    for a, b, c in COLOURS:
-        bank.append((f"What colour do I get if I mix {a} and {b} paint?", f"Mixing {a} and {b} paint gives you {c}."))
-    for a, b in OPPOSITES:
-        bank.append((f"What is the opposite of {a}?", f"The opposite of {a} is {b}."))
-    for planet, fact in PLANETS:
-        bank.append((f"Tell me a fun fact about {planet}.", fact))
-
-    # Arithmetic and unit conversions: sampled without repeats.
-    times = sorted({(a, b) for a in range(2, 13) for b in range(2, 13) if a <= b})
-    for a, b in rng.sample(times, 35):
-        bank.append((f"What is {a} times {b}?", f"{a} times {b} is {a * b}."))
-    plus = sorted({(a, b) for a in range(11, 60) for b in range(11, 60) if a < b})
-    for a, b in rng.sample(plus, 20):
-        bank.append((f"What is {a} plus {b}?", f"{a} plus {b} is {a + b}."))
-    for n in rng.sample(range(10, 101, 2), 15):
-        bank.append((f"What is half of {n}?", f"Half of {n} is {n // 2}."))
-    conversions = [(u, n) for u in UNITS for n in range(2, 10)]
-    for (small, one, big, factor), n in rng.sample(conversions, 40):
-        bank.append((f"How many {small} are in {n} {big}?",
-                     f"There are {n * factor:,} {small} in {n} {big}, because each {one} has {factor:,}."))
-
+    bank = COOKING + SCIENCE + TRAVEL + ADVICE + ANIMALS + GENERAL + _table_questions() + _number_questions(rng)
     questions = [q for q, _ in bank]
     assert len(questions) == len(set(questions)), "duplicate questions in the bank"
+    return bank
+
+
+def _table_questions() -> list[tuple[str, str]]:
+    """Questions made from the fact tables: packing, legs, days, months, colours, opposites, planets."""
+    bank = [(f"What should I pack for a trip to {place}?", answer) for place, answer in PACKING]
+    bank += [(f"How many legs does a {animal} have?", f"A {animal} has {NUMBER_WORDS[n] if n <= 12 else n} legs.")
+             for animal, n in LEGS]
+    bank += [(f"What day comes after {day}?", f"The day after {day} is {DAYS[(i + 1) % 7]}.")
+             for i, day in enumerate(DAYS)]
+    bank += [(f"How many days are there in {month}?",
+              "February has 28 days, or 29 days in a leap year." if n is None else f"{month} has {n} days.")
+             for month, n in MONTHS]
+    bank += [(f"What colour do I get if I mix {a} and {b} paint?", f"Mixing {a} and {b} paint gives you {c}.")
+             for a, b, c in COLOURS]
+    bank += [(f"What is the opposite of {a}?", f"The opposite of {a} is {b}.") for a, b in OPPOSITES]
+    bank += [(f"Tell me a fun fact about {planet}.", fact) for planet, fact in PLANETS]
+    return bank
+
+
+def _number_questions(rng: random.Random) -> list[tuple[str, str]]:
+    """Arithmetic and unit conversions: sampled without repeats."""
+    times = sorted({(a, b) for a in range(2, 13) for b in range(2, 13) if a <= b})
+    bank = [(f"What is {a} times {b}?", f"{a} times {b} is {a * b}.") for a, b in rng.sample(times, 35)]
+    plus = sorted({(a, b) for a in range(11, 60) for b in range(11, 60) if a < b})
+    bank += [(f"What is {a} plus {b}?", f"{a} plus {b} is {a + b}.") for a, b in rng.sample(plus, 20)]
+    bank += [(f"What is half of {n}?", f"Half of {n} is {n // 2}.") for n in rng.sample(range(10, 101, 2), 15)]
+    conversions = [(u, n) for u in UNITS for n in range(2, 10)]
+    bank += [(f"How many {small} are in {n} {big}?",
+              f"There are {n * factor:,} {small} in {n} {big}, because each {one} has {factor:,}.")
+             for (small, one, big, factor), n in rng.sample(conversions, 40)]
     return bank
 
 
@@ -933,7 +931,7 @@ def _qa_ship(rng):
         (f"When was the {ship} launched?", [str(year), f"in {year}"]),
         (f"What did the {ship} carry?", [cargo]),
         (f"Who was the captain of the {ship}?", [f"Captain {captain}", captain]),
-        (f"How many crew members were rescued?", [f"all {crew}", str(crew)]),
+        ("How many crew members were rescued?", [f"all {crew}", str(crew)]),
         (f"Where did the {ship} run aground?", [f"near {place}", place]),
         (f"What kind of vessel was the {ship}?", [f"a {kind}", kind]),
     ]
@@ -958,7 +956,7 @@ def _qa_mountain(rng):
         (f"Who made the first recorded climb of Mount {peak}?", [f"{a} and {b}"]),
         (f"When was Mount {peak} first climbed?", [str(year), f"in {year}"]),
         (f"Where does the usual route up Mount {peak} start?", [f"the village of {village}", village]),
-        (f"How long does the usual climb take?", [f"about {hours} hours", f"{hours} hours"]),
+        ("How long does the usual climb take?", [f"about {hours} hours", f"{hours} hours"]),
         (f"Which valley does Mount {peak} rise above?", [f"the {valley} Valley", f"{valley} Valley"]),
     ]
     return ctx, qs
@@ -1055,7 +1053,7 @@ def _qa_library(rng):
         (f"When did the {lib} Library open?", [str(year), f"in {year}"]),
         (f"Who designed the {lib} Library?", [architect, f"the architect {architect}"]),
         (f"How many books does the {lib} Library hold?", [f"about {books:,}", f"about {books:,} books"]),
-        (f"How many windows does the reading room have?", [f"{windows} tall windows", str(windows)]),
+        ("How many windows does the reading room have?", [f"{windows} tall windows", str(windows)]),
         (f"What is the most valuable item in the {lib} Library?", [f"a {item} from the {century} century", f"a {item}"]),
         (f"In which town is the {lib} Library?", [town]),
     ]
@@ -1181,15 +1179,19 @@ def make_math() -> list[dict]:
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Regenerate ModelForge's built-in sample datasets.")
+    parser.add_argument("--out", type=Path, default=SAMPLES_DIR, help=f"folder to write to (default {SAMPLES_DIR})")
+    out = parser.parse_args(argv).out
+    out.mkdir(parents=True, exist_ok=True)
     bank = build_bank(random.Random(SEED))
-    write_jsonl("pirate_persona.jsonl", make_pirate(bank))
-    write_jsonl("chat_support.jsonl", make_chat())
-    write_jsonl("news_summaries.jsonl", make_news())
-    write_jsonl("qa_facts.jsonl", make_qa())
-    write_jsonl("preference_polite.jsonl", make_preference(bank))
-    write_jsonl("feedback_polite.jsonl", make_feedback(bank))
-    write_jsonl("math_prompts.jsonl", make_math())
+    write_jsonl(out, "pirate_persona.jsonl", make_pirate(bank))
+    write_jsonl(out, "chat_support.jsonl", make_chat())
+    write_jsonl(out, "news_summaries.jsonl", make_news())
+    write_jsonl(out, "qa_facts.jsonl", make_qa())
+    write_jsonl(out, "preference_polite.jsonl", make_preference(bank))
+    write_jsonl(out, "feedback_polite.jsonl", make_feedback(bank))
+    write_jsonl(out, "math_prompts.jsonl", make_math())
 
 
 if __name__ == "__main__":
