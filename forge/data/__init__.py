@@ -71,7 +71,10 @@ def _task_of(name: str, columns: list[str], task: str | None, tasks: tuple[str, 
         if task is None:
             options = "; ".join(f"{t}: {', '.join(TASK_SPECS[t].required)}" for t in DETECTION_ORDER)
             raise DataError(f"{name}: could not tell the task from the columns ({', '.join(columns)}).",
-                            f"Rename the columns to one of these sets, or choose the task. {options}")
+                            f"Map the columns to roles with the setting columns (e.g. columns: {{prompt: "
+                            f"{(columns or ['A'])[0]}, response: {(columns or ['B'])[-1]}}}; on the page: Column "
+                            "mapping), rename them "
+                            f"to one of these sets, or choose the task. {options}")
         notices.append(f"Task detected from the columns: {task}")
     if task not in TASK_SPECS:
         raise DataError(f"Unknown task '{task}'.", f"Choose one of: {', '.join(TASK_SPECS)}")
@@ -128,25 +131,70 @@ def resolve_source(ref: str, *, sandbox: bool = False) -> tuple[str, Path | None
     return ref, None
 
 
+def _read(ref: str, sandbox: bool, display_name: str | None) -> tuple[str, list[Row], list[Problem], Any]:
+    """The rows of a reference (a file, a Hub dataset, or FOLDER:NAME of a dataset_info.json),
+    its display name, the lines that could not be read, and the dataset_info entry (or None)."""
+    from . import dataset_info
+
+    found = dataset_info.split_ref(ref.strip(), sandbox=sandbox) if len(ref) <= 4096 else None
+    entry = dataset_info.entry(*found) if found else None
+    ref, path = resolve_source(str(entry.file) if entry else ref, sandbox=sandbox)
+    name = display_name or (f"{found[0].name}:{entry.name}" if entry else path.name if path else ref)
+    raw, problems = read_file(path, name) if path else (read_hub(ref), [])
+    return name, raw, problems, entry
+
+
+def _mapped(raw: list[Row], name: str, entry: Any, columns: dict[str, str] | None,
+            notices: list[str]) -> list[Row]:
+    """The rows with the dataset_info entry's mapping and the config's ``columns`` applied."""
+    from . import columns as colmap
+    from .dataset_info import INFO, mapping_for
+
+    if not entry and not columns:
+        return raw
+    have = colmap.file_columns(raw)
+    try:
+        mapping = colmap.normalize(columns)
+    except ValueError as e:
+        raise DataError(f"columns: {e}.",
+                        "Map roles (prompt, response, messages, ...) to the file's columns.") from None
+    colmap.check(mapping, have, "columns", name)
+    base = mapping_for(entry, have) if entry else {}
+    full = {**base, **mapping}
+    if full:
+        source = f"{INFO} and the config's columns" if entry and mapping else INFO if entry else "the config's columns"
+        notices.append(f"Columns mapped by {source}: " + ", ".join(
+            f"{c} → {r}" if r in colmap.ROLES else f"{r} = {c}" for r, c in full.items()))
+    return colmap.apply(raw, full)
+
+
+def columns_of(ref: str, *, sandbox: bool = False) -> list[str]:
+    """The columns of a dataset as its file has them (before any mapping)."""
+    from .columns import file_columns
+
+    return file_columns(_read(ref, sandbox, None)[1])
+
+
 def load(ref: str, task: str | None = None, *, sandbox: bool = False, max_samples: int | None = None,
          display_name: str | None = None, tasks: tuple[str, ...] | None = None,
-         fill: dict[str, str] | None = None) -> Dataset:
+         fill: dict[str, str] | None = None, columns: dict[str, str] | None = None) -> Dataset:
     """Read and validate a dataset. Raises DataError listing up to 20 bad rows with their lines.
 
     ``task`` fixes the task; otherwise it is detected from the columns, among ``tasks`` when given
-    (the tasks the chosen strategy trains on)."""
-    ref, path = resolve_source(ref, sandbox=sandbox)
-    name = display_name or (path.name if path else ref)
-    raw, problems = read_file(path, name) if path else (read_hub(ref), [])
+    (the tasks the chosen strategy trains on). ``columns`` maps roles to the file's columns
+    (RunConfig.columns), applied before the task is detected."""
+    name, raw, problems, entry = _read(ref, sandbox, display_name)
     if not raw and not problems:
         raise DataError(f"{name} has no rows.", "Add examples to the file.")
-    columns = list(dict.fromkeys(k for r in raw[:50] for k in r.data))
-    if not columns and problems:
+    file_columns = list(dict.fromkeys(k for r in raw for k in r.data))
+    notices: list[str] = []
+    raw = _mapped(raw, name, entry, columns, notices)
+    columns_seen = list(dict.fromkeys(k for r in raw[:50] for k in r.data))
+    if not columns_seen and problems:
         raise DataError(f"{name}: no line could be read.", "Each line of a .jsonl file must be one JSON object.",
                         problems[:MAX_PROBLEMS])
-    notices: list[str] = []
-    task = _task_of(name, columns, task, tasks, notices)
-    renames = map_columns(columns, TASK_SPECS[task])
+    task = _task_of(name, columns_seen, task, tasks, notices)
+    renames = map_columns(columns_seen, TASK_SPECS[task])
     if renames:
         notices.append("Columns mapped: " + ", ".join(f"{a} → {b}" for a, b in renames.items()))
     rows, lines = _valid_rows(name, raw, problems, task, renames)
@@ -158,7 +206,7 @@ def load(ref: str, task: str | None = None, *, sandbox: bool = False, max_sample
     if len(rows) < MIN_ROWS:
         raise DataError(f"{name} has only {len(rows)} usable rows; at least {MIN_ROWS} are needed.",
                         "Add more examples (a few hundred give a visible effect).")
-    return Dataset(ref, task, rows, lines, notices, columns)
+    return Dataset(ref, task, rows, lines, notices, file_columns)
 
 
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")

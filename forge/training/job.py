@@ -216,7 +216,7 @@ class Job:
 
         self.log(f"Reading dataset {self.dataset_name or config.dataset}...")
         ds = data.load(config.dataset, config.task, sandbox=self.sandbox, max_samples=config.max_samples,
-                       fill=config.template_values,
+                       fill=config.template_values, columns=config.columns,
                        display_name=self.dataset_name, tasks=strategy.tasks)
         for n in ds.notices:
             self.log(n)
