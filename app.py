@@ -94,16 +94,20 @@ def main(argv: list[str] | None = None) -> None:
         check_writable(get_settings().home)
     except ForgeError as e:
         raise SystemExit(f"Error: {e}") from None
+    from forge.serving.auth import KEY_ENV, AppOptions, describe, is_loopback
     from forge.ui import build_app, launch_kwargs
-    from forge.ui.hub import SHARE_ENV, SHARE_WARNING
+    from forge.ui.hub import SHARE_WARNING
 
-    unprotected = args.share and not auth and not os.environ.get("SPACE_ID")
-    os.environ[SHARE_ENV] = "1" if unprotected else "0"  # the page shows the same warning
-    demo = build_app()
+    space = bool(os.environ.get("SPACE_ID"))
+    options = AppOptions(public=share or space or not is_loopback(args.host), share_link=args.share and not space,
+                         auth=auth, api_key=os.environ.get(KEY_ENV) or None)
+    unprotected = options.shared_without_login  # the page shows the same warning
+    demo = build_app(options)
     report_runs()
     demo.launch(server_name=args.host, server_port=args.port, share=share, auth=auth, root_path=args.root_path,
                 prevent_thread_lock=True, quiet=True, **launch_kwargs())
     print(f"* ModelForge is running on {demo.local_url}", flush=True)
+    print(f"* OpenAI-compatible API: {demo.local_url.rstrip('/')}/v1 ({describe(options)})", flush=True)
     if args.share:
         if demo.share_url:
             print(f"* Public link: {demo.share_url}", flush=True)

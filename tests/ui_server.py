@@ -15,10 +15,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app() -> Iterator[str]:
+def running_app(options=None) -> Iterator[str]:
+    """``options``: the app's AppOptions (public, login, API key), as app.py passes them to ``build_app``."""
     from forge.ui import build_app, launch_kwargs
 
-    demo = build_app()
+    demo = build_app(options)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
                 **launch_kwargs())
     try:

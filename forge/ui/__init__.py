@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import gradio as gr
 
+from ..serving.auth import AppOptions
+
 TAB_IDS = ("finetune", "models", "playground", "hub")
 
 CSS = """
@@ -57,6 +59,7 @@ class UIContext:
     ``after_build``     callbacks run with ``ctx`` once every tab is built, to wire a tab to a
                         component another tab creates later (the Models tab is built before the
                         Playground)
+    ``options``         how the app is served (public? a login? an API key?), from ``build_app``
     """
 
     demo: gr.Blocks
@@ -64,19 +67,25 @@ class UIContext:
     run_finished: gr.Textbox
     playground_model: Any = None
     after_build: list[Callable[["UIContext"], None]] = field(default_factory=list)
+    options: AppOptions = field(default_factory=AppOptions)
 
 
-def build_app() -> gr.Blocks:
-    """The whole page. Heavy ML libraries are not imported here: the page comes up in seconds."""
+def build_app(options: AppOptions | None = None) -> gr.Blocks:
+    """The whole page. Heavy ML libraries are not imported here: the page comes up in seconds.
+    ``options``: how app.py serves it (public, login, API key); the default is a local app, no login.
+    The OpenAI-compatible endpoint (``/v1``, :mod:`forge.serving.openai_api`) reads them too."""
+    from ..serving.openai_api import OPTIONS_ATTR
     from . import finetune, hub, models, playground
+
+    options = options or AppOptions()
 
     with gr.Blocks(title="ModelForge", analytics_enabled=False) as demo:
         gr.Markdown("# ModelForge\nFine-tune a language model without writing code: pick a model and a dataset, "
                     "press Start, watch the loss fall.", elem_classes="mf-title")
-        hub.share_banner()  # shared through a public link without a login: say so at the top
+        hub.share_banner(options)  # shared through a public link without a login: say so at the top
         run_finished = gr.Textbox(visible=False, label="run_finished")
         with gr.Tabs() as tabs:
-            ctx = UIContext(demo=demo, tabs=tabs, run_finished=run_finished)
+            ctx = UIContext(demo=demo, tabs=tabs, run_finished=run_finished, options=options)
             with gr.Tab("Finetune", id="finetune"):
                 finetune.build(ctx)
             with gr.Tab("Models", id="models"):
@@ -88,14 +97,18 @@ def build_app() -> gr.Blocks:
         for hook in ctx.after_build:
             hook(ctx)
     demo.queue(default_concurrency_limit=int(os.environ.get("MODELFORGE_CONCURRENCY", "4")))
+    setattr(demo, OPTIONS_ATTR, options)  # the /v1 routes read the access rule's inputs here
     return demo
 
 
 def launch_kwargs() -> dict[str, Any]:
-    """Keyword arguments of ``demo.launch`` that every launch of the page uses."""
+    """Keyword arguments of ``demo.launch`` that every launch of the page uses (the server also
+    serves the OpenAI-compatible ``/v1`` routes)."""
+    from ..serving.openai_api import routes
     from .views import MAX_UPLOAD_MB
 
-    return {"css": CSS, "max_file_size": f"{MAX_UPLOAD_MB}mb", "show_error": True}
+    return {"css": CSS, "max_file_size": f"{MAX_UPLOAD_MB}mb", "show_error": True,
+            "app_kwargs": {"routes": routes()}}
 
 
 __all__ = ["CSS", "TAB_IDS", "UIContext", "build_app", "launch_kwargs"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import re
 
 import gradio as gr
@@ -20,8 +19,6 @@ from .widgets import friendly_error
 
 log = logging.getLogger(__name__)
 
-# app.py sets this when it serves a public share link without --auth.
-SHARE_ENV = "MODELFORGE_SHARED_WITHOUT_AUTH"
 SHARE_WARNING = ("This studio was started with --share and no login: anyone with its public link can train on "
                  "this machine and use its Hugging Face token. Restart it with --auth user:password (or "
                  "MODELFORGE_AUTH) to require one.")
@@ -47,13 +44,10 @@ API = {
 }
 
 
-def shared_without_auth() -> bool:
-    return os.environ.get(SHARE_ENV) == "1"
-
-
-def share_banner() -> None:
-    """The share warning at the top of the page, when the studio is shared without a login."""
-    if shared_without_auth():
+def share_banner(options) -> None:
+    """The share warning at the top of the page, when the studio is shared without a login
+    (``options``: the app's :class:`~forge.serving.auth.AppOptions`)."""
+    if options.shared_without_login:
         gr.Markdown(f"⚠️ **Warning.** {SHARE_WARNING}", elem_id="mf-share-warning", elem_classes="mf-warning")
 
 
@@ -179,7 +173,7 @@ def card_view(model_id: str, repo_id: str | None, what: str) -> str:
 
 
 def build(ctx) -> None:
-    if shared_without_auth():
+    if ctx.options.shared_without_login:
         gr.Markdown(f"⚠️ **Warning.** {SHARE_WARNING}", elem_classes="mf-warning")
     storage_md = gr.Markdown(storage_markdown(), elem_id="mf-hub-storage")
     account = gr.State("")
@@ -446,4 +440,4 @@ def build(ctx) -> None:
         gr.api(fn, api_name=fn.__name__, api_description=API[fn.__name__])
 
 
-__all__ = ["SHARE_ENV", "SHARE_WARNING", "build", "share_banner", "shared_without_auth"]
+__all__ = ["SHARE_WARNING", "build", "share_banner"]
