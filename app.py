@@ -5,6 +5,8 @@
     python app.py --auth user:password   (or MODELFORGE_AUTH=user:password)
     python app.py --share                a public link, when this machine can reach the share server
     python app.py --root-path /forge     behind a reverse proxy serving the app under /forge
+    python app.py --mcp                  also serve the studio's actions as MCP tools for AI clients
+                                         (or MODELFORGE_MCP=1), at http://127.0.0.1:7860/gradio_api/mcp/
 
 Heavy ML libraries load on first use, so the page is up in seconds.
 """
@@ -28,6 +30,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="require a login: user:password (or MODELFORGE_AUTH)")
     p.add_argument("--root-path", default=os.environ.get("GRADIO_ROOT_PATH"),
                    help="the URL path the app is served under behind a proxy, e.g. /forge")
+    p.add_argument("--mcp", action="store_true",
+                   default=os.environ.get("MODELFORGE_MCP", "").strip().lower() in ("1", "true", "yes"),
+                   help="also serve the studio's actions as MCP tools for AI clients, at /gradio_api/mcp/ "
+                        "(or MODELFORGE_MCP=1)")
     return p.parse_args(argv)
 
 
@@ -74,6 +80,28 @@ def report_runs() -> None:
               f"file(s), freeing {checkpoints.human_size(found['freed_bytes'])}.", flush=True)
 
 
+def mcp_wanted(requested: bool, auth: tuple[str, str] | None) -> bool:
+    """Whether to serve the MCP tools. Not behind a login: MCP clients cannot log in, so the tools would
+    be listed to anyone and fail when called."""
+    if requested and auth:
+        print("* --mcp is ignored with --auth: MCP clients cannot log in, so its tools could not act. Serve "
+              "them from an app without a login that only this machine reaches (the default --host 127.0.0.1).",
+              flush=True)
+        return False
+    return requested
+
+
+def report_mcp(demo) -> None:
+    """Say where an AI client connects to the studio's MCP tools, or why they are not served."""
+    from forge.ui.mcp_tools import mcp_url
+
+    if not demo.mcp_server:
+        print(f"* The MCP server could not start: {demo.mcp_error}", flush=True)
+        return
+    print(f"* MCP server for AI clients (streamable HTTP): {mcp_url(demo.share_url or demo.local_url)} "
+          "(stdio-only clients: npx mcp-remote <that URL>)", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     auth = parse_auth(args.auth)
@@ -103,11 +131,14 @@ def main(argv: list[str] | None = None) -> None:
                          auth=auth, api_key=os.environ.get(KEY_ENV) or None)
     unprotected = options.shared_without_login  # the page shows the same warning
     demo = build_app(options)
+    mcp = mcp_wanted(args.mcp, auth)
     report_runs()
     demo.launch(server_name=args.host, server_port=args.port, share=share, auth=auth, root_path=args.root_path,
-                prevent_thread_lock=True, quiet=True, **launch_kwargs())
+                prevent_thread_lock=True, quiet=True, **launch_kwargs(mcp=mcp))
     print(f"* ModelForge is running on {demo.local_url}", flush=True)
     print(f"* OpenAI-compatible API: {demo.local_url.rstrip('/')}/v1 ({describe(options)})", flush=True)
+    if mcp:
+        report_mcp(demo)
     if args.share:
         if demo.share_url:
             print(f"* Public link: {demo.share_url}", flush=True)

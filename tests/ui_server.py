@@ -15,13 +15,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(options=None) -> Iterator[str]:
-    """``options``: the app's AppOptions (public, login, API key), as app.py passes them to ``build_app``."""
+def running_app(options=None, **launch_options) -> Iterator[str]:
+    """The app's URL while it runs; ``launch_options`` go to ``demo.launch`` over the app's own
+    (``launch_kwargs(mcp=True)`` serves the MCP tools). ``options``: the app's AppOptions (public,
+    login, API key), as app.py passes them to ``build_app``."""
     from forge.ui import build_app, launch_kwargs
 
     demo = build_app(options)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                **launch_kwargs())
+                **{**launch_kwargs(), **launch_options})
     try:
         yield demo.local_url
     finally:

@@ -75,7 +75,7 @@ def build_app(options: AppOptions | None = None) -> gr.Blocks:
     ``options``: how app.py serves it (public, login, API key); the default is a local app, no login.
     The OpenAI-compatible endpoint (``/v1``, :mod:`forge.serving.openai_api`) reads them too."""
     from ..serving.openai_api import OPTIONS_ATTR
-    from . import finetune, hub, models, playground
+    from . import finetune, hub, mcp_tools, models, playground
 
     options = options or AppOptions()
 
@@ -96,19 +96,22 @@ def build_app(options: AppOptions | None = None) -> gr.Blocks:
                 hub.build(ctx)
         for hook in ctx.after_build:
             hook(ctx)
+        mcp_tools.build()  # /start_run, /follow_run, /list_datasets: one call each (MCP tools, API)
     demo.queue(default_concurrency_limit=int(os.environ.get("MODELFORGE_CONCURRENCY", "4")))
     setattr(demo, OPTIONS_ATTR, options)  # the /v1 routes read the access rule's inputs here
     return demo
 
 
-def launch_kwargs() -> dict[str, Any]:
+def launch_kwargs(mcp: bool = False) -> dict[str, Any]:
     """Keyword arguments of ``demo.launch`` that every launch of the page uses (the server also
-    serves the OpenAI-compatible ``/v1`` routes)."""
+    serves the OpenAI-compatible ``/v1`` routes). ``mcp``: also serve the studio's actions as MCP
+    tools at ``/gradio_api/mcp/`` (:mod:`forge.ui.mcp_tools`)."""
     from ..serving.openai_api import routes
+    from .mcp_tools import app_kwargs
     from .views import MAX_UPLOAD_MB
 
-    return {"css": CSS, "max_file_size": f"{MAX_UPLOAD_MB}mb", "show_error": True,
-            "app_kwargs": {"routes": routes()}}
+    return {"css": CSS, "max_file_size": f"{MAX_UPLOAD_MB}mb", "show_error": True, "mcp_server": mcp,
+            "app_kwargs": {"routes": routes(), **app_kwargs(mcp)}}
 
 
 __all__ = ["CSS", "TAB_IDS", "UIContext", "build_app", "launch_kwargs"]
