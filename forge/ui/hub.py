@@ -172,7 +172,7 @@ def card_view(model_id: str, repo_id: str | None, what: str) -> str:
     return (f"Metadata (the card's header):\n\n```yaml\n{meta}```\n\n" if meta else "") + card
 
 
-def build(ctx) -> None:
+def build(ctx) -> None:  # noqa: C901 — page builder, split into panels in the redesign
     if ctx.options.shared_without_login:
         gr.Markdown(f"⚠️ **Warning.** {SHARE_WARNING}", elem_classes="mf-warning")
     storage_md = gr.Markdown(storage_markdown(), elem_id="mf-hub-storage")
