@@ -120,6 +120,7 @@ def test_a_run_started_followed_and_chatted_with(mcp_url, tiny_model):
     ("start_run", {"config": '{"dataset": "sample:pirate_persona",'}, "config is not valid JSON"),
     ("start_run", {"config": "- a list\n- of things"}, "config must be a mapping"),
     ("start_run", {"config": ""}, "config is empty"),
+    ("start_run", {"config": "just words"}, "not plain text"),
     ("follow_run", {"run_id": "no-such-run"}, "There is no run 'no-such-run'"),
     ("follow_run", {"run_id": "no-such-run", "wait_seconds": 1000}, "wait_seconds must be between 0 and 120"),
     ("stop_run", {"run_id": "no-such-run"}, "no-such-run"),
@@ -145,3 +146,13 @@ def test_app_flag_and_login(monkeypatch, capsys):
     assert app.mcp_wanted(True, None) and not app.mcp_wanted(False, None)
     assert not app.mcp_wanted(True, ("me", "secret"))
     assert "--mcp is ignored with --auth" in capsys.readouterr().out
+
+
+def test_a_config_as_json_yaml_or_a_mapping():
+    from forge.ui.mcp_tools import config_from_text
+
+    want = {"dataset": "sample:pirate_persona", "max_steps": 3}
+    assert config_from_text('{"dataset": "sample:pirate_persona", "max_steps": 3}') == want
+    assert config_from_text("dataset: sample:pirate_persona\nmax_steps: 3\n") == want
+    assert config_from_text("{dataset: sample:pirate_persona, max_steps: 3}") == want  # YAML's flow style
+    assert config_from_text(dict(want)) == want

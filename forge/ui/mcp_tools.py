@@ -76,10 +76,29 @@ def _plain_error(e: BaseException) -> gr.Error:
     return gr.Error(friendly_error(e, "the MCP tools"), print_exception=False)
 
 
-def config_from_text(config: dict | str | None) -> dict[str, Any]:
-    """A run config given as a mapping, JSON text or YAML text, as a mapping (not yet validated)."""
+def _parse(text: str) -> Any:
+    """JSON or YAML text as data; a JSON object that YAML cannot read either is reported as JSON."""
     import yaml
 
+    try:
+        return json.loads(text) if text.startswith("{") else yaml.safe_load(text)
+    except json.JSONDecodeError as e:
+        bad_json = e
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config is not valid YAML{where}.",
+                          "Write one `key: value` per line, or a JSON object.") from None
+    try:
+        return yaml.safe_load(text)  # {key: value} without quotes is YAML
+    except yaml.YAMLError:
+        raise ConfigError(f"config is not valid JSON: {bad_json.msg} at line {bad_json.lineno}, column "
+                          f"{bad_json.colno}.", 'Write it as a JSON object, for example {"dataset": '
+                          '"sample:pirate_persona"}.') from None
+
+
+def config_from_text(config: dict | str | None) -> dict[str, Any]:
+    """A run config given as a mapping, JSON text or YAML text, as a mapping (not yet validated)."""
     if isinstance(config, dict):
         data: Any = config
     else:
@@ -87,18 +106,11 @@ def config_from_text(config: dict | str | None) -> dict[str, Any]:
         if not text:
             raise ConfigError("config is empty.", 'Give at least the dataset, for example {"dataset": '
                               '"sample:pirate_persona"}; every other setting has a default.')
-        try:
-            data = json.loads(text) if text.startswith("{") else yaml.safe_load(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"config is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}.",
-                              'Write it as a JSON object, for example {"dataset": "sample:pirate_persona"}.') from None
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"config is not valid YAML{where}.",
-                              "Write one `key: value` per line, or a JSON object.") from None
+        data = _parse(text)
     if not isinstance(data, dict):
-        raise ConfigError(f"config must be a mapping of setting names to values, not a {type(data).__name__}.",
+        name = type(data).__name__
+        kind = {"str": "plain text", "int": "a number", "float": "a number"}.get(name, f"a {name}")
+        raise ConfigError(f"config must be a mapping of setting names to values, not {kind}.",
                           'For example {"dataset": "sample:pirate_persona", "max_steps": 30}.')
     return dict(data)
 
