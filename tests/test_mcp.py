@@ -122,7 +122,7 @@ def test_a_run_started_followed_and_chatted_with(mcp_url, tiny_model):
     ("start_run", {"config": ""}, "config is empty"),
     ("start_run", {"config": "just words"}, "not plain text"),
     ("follow_run", {"run_id": "no-such-run"}, "There is no run 'no-such-run'"),
-    ("follow_run", {"run_id": "no-such-run", "wait_seconds": 1000}, "wait_seconds must be between 0 and 120"),
+    ("follow_run", {"run_id": "no-such-run", "wait_seconds": 1000}, "wait_seconds must be between 0 and 50"),
     ("stop_run", {"run_id": "no-such-run"}, "no-such-run"),
 ])
 def test_a_bad_call_gets_a_clear_error(mcp_url, tool, arguments, expected):

@@ -28,7 +28,7 @@ from . import views
 from .widgets import friendly_error
 
 MCP_PATH = "gradio_api/mcp/"
-MAX_WAIT_S = 120  # follow_run's longest wait: under the time an MCP client gives a tool call
+MAX_WAIT_S = 50  # follow_run's longest wait: under the 60 s many MCP clients give a tool call
 LOG_TAIL = 8
 
 # tool name -> endpoint, in the order a client lists them; an endpoint this server lacks is left out
@@ -176,7 +176,7 @@ async def follow_run(run_id: str = "", wait_seconds: float = 0) -> dict:
 
     Args:
         run_id: the run's id, from start_run or list_runs; empty: the run training now
-        wait_seconds: 0 answers at once; up to 120 waits for the run to end that long at most
+        wait_seconds: 0 answers at once; up to 50 waits for the run to end that long at most
     """
     try:
         deadline = time.monotonic() + _wait_limit(wait_seconds)
