@@ -26,3 +26,4 @@ bench:
 	$(PY) bench/overhead.py
 	$(PY) bench/launcher.py
 	$(PY) bench/first_loss.py
+	$(PY) bench/serve.py
