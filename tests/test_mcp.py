@@ -124,6 +124,9 @@ def test_a_run_started_followed_and_chatted_with(mcp_url, tiny_model):
     ("follow_run", {"run_id": "no-such-run"}, "There is no run 'no-such-run'"),
     ("follow_run", {"run_id": "no-such-run", "wait_seconds": 1000}, "wait_seconds must be between 0 and 50"),
     ("stop_run", {"run_id": "no-such-run"}, "no-such-run"),
+    ("chat", {"model": "no-such-model", "prompt": "Hi"}, "There is no model named 'no-such-model'"),
+    ("export_model", {"model_id": "no-such-model"}, "There is no model 'no-such-model'"),
+    ("chat", {"prompt": "Hi"}, "'model' is a required property"),
 ])
 def test_a_bad_call_gets_a_clear_error(mcp_url, tool, arguments, expected):
     error, text = call(mcp_url, tool, **arguments)
