@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -340,12 +340,15 @@ async def answer(request: Request, kind: type[Sampling]) -> JSONResponse | Strea
 
 
 def app_options(request: Request) -> auth.AppOptions:
-    """The options of the app serving this request (set by ``build_app``; a bare app is local and open)."""
+    """The options of the app serving this request (set by ``build_app``). However it was built, an
+    app launched with a share link or on a non-loopback address counts as public."""
     try:
         blocks = request.app.get_blocks()
     except (AttributeError, ValueError):
         blocks = None
-    return getattr(blocks, OPTIONS_ATTR, None) or auth.AppOptions()
+    options = getattr(blocks, OPTIONS_ATTR, None) or auth.AppOptions()
+    exposed = bool(getattr(blocks, "share", False)) or not auth.is_loopback(getattr(blocks, "server_name", None) or "127.0.0.1")
+    return replace(options, public=True) if exposed and not options.public else options
 
 
 # ---- routes ------------------------------------------------------------------------------------
