@@ -70,15 +70,21 @@ def follow(events_path: str, until_done: threading.Event, out=sys.stdout) -> Non
 
 
 def _settings(items: list[str] | None) -> dict[str, Any]:
-    """``--set key=value`` pairs (values read as YAML); a pair without ``=`` is an error."""
+    """``--set key=value`` pairs (values read as YAML); ``--set columns.prompt=question`` sets one
+    key of a mapping (added to the config's mapping); a pair without ``=`` is an error."""
     import yaml
 
-    out = {}
+    out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ForgeError(f"--set {item}: write it as KEY=VALUE, for example --set max_steps=100.")
-        out[key.strip()] = yaml.safe_load(value)
+        key, dot, sub = key.strip().partition(".")
+        if dot and sub:
+            inner = out.get(key) if isinstance(out.get(key), dict) else {}
+            out[key] = {**inner, sub: yaml.safe_load(value)}
+        else:
+            out[key] = yaml.safe_load(value)
     return out
 
 
@@ -93,7 +99,11 @@ def cmd_train(args) -> int:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if overrides:
-        config = parse_config({**config.to_dict(only_set=True), **overrides})
+        base = config.to_dict(only_set=True)
+        for k, v in overrides.items():  # a mapping (columns, template_values) adds to the config's own
+            if isinstance(v, dict) and isinstance(base.get(k), dict):
+                overrides[k] = {**base[k], **v}
+        config = parse_config({**base, **overrides})
     machine = {k: getattr(args, k) for k in ("num_machines", "machine_rank", "main_process_ip", "main_process_port",
                                              "accelerate_config")}
     queue = JobQueue(get_store(), standby=False)

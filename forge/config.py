@@ -133,6 +133,11 @@ class RunConfig(BaseModel):
     provider: str = Field("auto", description="How weights are loaded: auto, huggingface, unsloth.")
     dataset: str = Field("sample:pirate_persona", min_length=1, max_length=MAX_REF_LENGTH,
                          description="Dataset file, hub dataset id, or sample:NAME.")
+    columns: dict[str, str] = Field(default_factory=dict, description="Which of the dataset's columns holds each "
+                                    "part of an example, e.g. {\"prompt\": \"question\", \"response\": \"answer\"} "
+                                    "(roles: prompt, query, response, history, messages, system, tools, chosen, "
+                                    "rejected, label, text; message tags: role_tag, content_tag, user_tag, "
+                                    "assistant_tag, ...); empty: the column names tell.")
     template_values: dict[str, str] = Field(default_factory=dict, description="Values for {{name}} placeholders left in a dataset's rows, e.g. {\"name\": \"Pirate Bot\", \"author\": \"Ada\"}.")
     eval_split: float = Field(0.1, ge=0.0, le=0.5, description="Fraction of rows held out for evaluation (0 to 0.5).")
     max_samples: int | None = Field(None, ge=1, description="Use at most this many rows of the dataset.")
@@ -215,6 +220,17 @@ class RunConfig(BaseModel):
     bnb_4bit_quant_type: Literal["nf4", "fp4"] = "nf4"
     bnb_4bit_compute_dtype: Literal["float32", "float16", "bfloat16"] | None = None
     use_nested_quant: bool = False
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _columns(cls, v):
+        from .data.columns import normalize
+
+        if v is None:
+            return {}
+        if not isinstance(v, dict):
+            raise ValueError("write it as a mapping of role to column name, e.g. {prompt: question, response: answer}")
+        return normalize(v)
 
     @field_validator("target_modules")
     @classmethod

@@ -3,24 +3,25 @@ column, and with tool calls and a tools column), ShareGPT and OpenAI-style prefe
 rows of messages plus a boolean label, OpenAI chat files, and plain text for continued
 pre-training (a ``text`` column, or a .txt file of passages). The fixtures in tests/data/formats
 follow each format's published description (LLaMA-Factory's data/README, OpenAI's fine-tuning
-guide); each is detected and mapped with a notice; each way into training (chat with tools, preference
-pairs, KTO rows, plain text) trains a few steps of the tiny model, plain text also from the CLI."""
+guide); each is detected and mapped with a notice, and every one of them trains two steps of the tiny
+model from the command line.
+
+Datasets as people have them also come with other column names (mapped by the run's ``columns``)
+and in folders described by a LLaMA-Factory ``dataset_info.json`` (tests/data/formats/llamafactory:
+an alpaca dataset with query and history, a sharegpt one with its own tags, a ranking one, a KTO one),
+referenced as ``FOLDER:NAME``."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from forge import data
 from forge.errors import DataError
-from forge.training import get_queue, read_all
+from forge.training import read_all
 
-ROOT = Path(__file__).resolve().parents[1]
 FORMATS = Path(__file__).parent / "data" / "formats"
 
 # file, task detected, strategy it trains with, a notice it gets
@@ -89,33 +90,215 @@ def test_bad_rows_of_these_formats_name_their_line(tmp_path, text, words):
     assert [p.line for p in e.value.problems] == [5] and words in e.value.problems[0].message, e.value.problems
 
 
-# one fixture per way into training (the others reach the same rows once mapped, as the test above shows)
-TRAINED = [c for c in CASES if c[0] in ("sharegpt_tools.json", "sharegpt_preference.json", "kto.jsonl",
-                                         "pretrain.jsonl")]
+# ---- column mapping (RunConfig.columns) ------------------------------------------------------
+
+ODD = [{"Frage": f"What is {w}?", "Antwort": a, "Rolle": "You are a ship's mate."}
+       for w, a in (("the tide", "It rises and falls twice a day."), ("a compass", "It points north."),
+                    ("a knot", "One nautical mile per hour."), ("the mast", "It holds up the sails."),
+                    ("a galley", "The ship's kitchen."), ("the helm", "It steers the ship."))]
 
 
-@pytest.mark.parametrize("name,task,strategy,notice", TRAINED, ids=[c[0] for c in TRAINED])
-def test_each_format_trains(tiny_config, name, task, strategy, notice):
-    q = get_queue()
-    cfg = tiny_config(dataset=str(FORMATS / name), strategy=strategy, max_steps=2, eval_split=0.0,
-                      per_device_train_batch_size=2, max_samples=None)
-    rec = q.wait(q.submit(cfg)["id"], timeout=600)
-    assert rec["status"] == "completed", rec.get("error")
-    assert rec["task"] == task
+@pytest.fixture
+def odd_file(tmp_path) -> Path:
+    f = tmp_path / "odd.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in ODD))
+    return f
+
+
+def test_a_mapping_makes_odd_columns_a_dataset(odd_file):
+    with pytest.raises(DataError) as e:
+        data.load(str(odd_file))
+    assert "could not tell the task" in e.value.message and "columns: {prompt: Frage" in e.value.hint
+    ds = data.load(str(odd_file), columns={"prompt": "Frage", "completion": "Antwort", "system": "Rolle"})
+    assert ds.task == "text-generation" and len(ds) == 6 and ds.columns == ["Frage", "Antwort", "Rolle"]
+    assert "Columns mapped by the config's columns: Frage → prompt, Antwort → response, Rolle → system" in ds.notices
+    row = ds.rows[0]
+    assert row["input"] == "What is the tide?" and row["output"].startswith("It rises") and row["system"]
+
+
+def test_a_mapping_naming_a_missing_column_names_the_field_and_the_columns(odd_file):
+    with pytest.raises(DataError) as e:
+        data.load(str(odd_file), columns={"prompt": "Question", "response": "Antwort"})
+    assert "columns.prompt: the file has no column 'Question'" in e.value.message
+    assert "Its columns: Frage, Antwort, Rolle" in e.value.message
+    assert odd_file.is_file()  # nothing is lost
+
+
+def test_columns_in_the_config_are_checked_and_round_trip():
+    from forge.config import RunConfig, parse_config
+    from forge.errors import ConfigError
+
+    cfg = parse_config({"columns": {"prompt": "Frage", "completion": "Antwort", "kto_tag": "ok", "system": ""}})
+    assert cfg.columns == {"prompt": "Frage", "response": "Antwort", "label": "ok"}
+    assert RunConfig(**cfg.to_dict()).columns == cfg.columns and "columns:\n  prompt: Frage" in cfg.to_yaml()
+    with pytest.raises(ConfigError) as e:
+        parse_config({"columns": {"promt": "Frage"}})
+    assert "columns: 'promt' is not a role" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        parse_config({"columns": ["Frage"]})
+    assert "columns:" in str(e.value) and "mapping of role to column name" in str(e.value)
+
+
+def test_message_tags_map_a_conversation_with_its_own_keys(tmp_path):
+    rows = [{"turns": [{"who": "asker", "say": f"Question {i}?"}, {"who": "helper", "say": f"Answer {i}."}]}
+            for i in range(5)]
+    f = tmp_path / "tags.json"
+    f.write_text(json.dumps(rows))
+    ds = data.load(str(f), columns={"messages": "turns", "role_tag": "who", "content_tag": "say",
+                                    "user_tag": "asker", "assistant_tag": "helper"})
+    assert ds.task == "chat" and ds.rows[0]["messages"] == [{"role": "user", "content": "Question 0?"},
+                                                            {"role": "assistant", "content": "Answer 0."}]
+
+
+def test_cli_set_fills_one_key_of_a_mapping():
+    from forge.cli import _settings
+
+    assert _settings(["columns.prompt=Frage", "columns.response=Antwort", "max_steps=2"]) == {
+        "columns": {"prompt": "Frage", "response": "Antwort"}, "max_steps": 2}
+
+
+# ---- LLaMA-Factory's dataset_info.json ---------------------------------------------------------
+
+LF = FORMATS / "llamafactory"
+
+
+@pytest.mark.parametrize("name,task", [("alpaca_history", "chat"), ("sharegpt_tags", "chat"),
+                                       ("ranking", "preference"), ("kto", "feedback")])
+def test_dataset_info_entries_load_by_name(name, task):
+    ds = data.load(f"{LF}:{name}")
+    assert ds.task == task and len(ds) == 8
+    assert any(n.startswith("Columns mapped by dataset_info.json") for n in ds.notices)
+    row = ds.rows[1]
+    if name == "alpaca_history":  # the query joins the prompt; the history turns come before it
+        assert row["messages"][-2]["content"] == "Explain a compass.\n\nAnswer in one sentence."
+        first = ds.rows[0]["messages"]
+        assert [m["role"] for m in first] == ["system", "user", "assistant", "user", "assistant"]
+        assert first[1]["content"] == "Are you the mate?"
+    if name == "sharegpt_tags":
+        assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+    if name == "ranking":
+        assert row["chosen"] == "It points to magnetic north." and row["rejected"].startswith("No idea")
+    if name == "kto":
+        assert row["label"] is False and row["completion"] == "Whatever."
+
+
+def _info_folder(tmp_path, entry: dict) -> Path:
+    import shutil
+
+    folder = tmp_path / "lf"
+    shutil.copytree(LF, folder)
+    info = json.loads((folder / "dataset_info.json").read_text())
+    info["broken"] = entry
+    (folder / "dataset_info.json").write_text(json.dumps(info))
+    return folder
+
+
+@pytest.mark.parametrize("entry,words", [
+    ({"file_name": "missing.json"}, "file_name 'missing.json' does not exist"),
+    ({"file_name": "ranking.jsonl", "formatting": "openai"}, "formatting is 'openai'"),
+    ({"file_name": "ranking.jsonl", "ranking": True, "columns": {"prompt": "question", "chosen": "best"}},
+     "columns.chosen: 'best' not in ranking.jsonl"),
+    ({"file_name": "kto.jsonl", "formatting": "sharegpt", "columns": {"kto_tag": "thumbs"}},
+     "columns.kto_tag: 'thumbs' not in kto.jsonl"),
+    ({"file_name": "ranking.jsonl", "columns": {"answer": "good"}}, "columns.answer is not a known key"),
+    ({"file_name": "../outside.json"}, "lies outside the folder"),
+], ids=["missing-file", "unknown-formatting", "missing-column", "missing-kto-tag", "unknown-key", "outside"])
+def test_bad_dataset_info_entries_name_the_file_the_dataset_and_the_key(tmp_path, entry, words):
+    folder = _info_folder(tmp_path, entry)
+    with pytest.raises(DataError) as e:
+        data.load(f"{folder}:broken")
+    text = str(e.value)
+    assert "dataset_info.json" in text and "'broken'" in text and words in text, text
+
+
+def test_a_dataset_info_folder_offers_its_datasets_by_name(tmp_path):
+    from forge.data import dataset_info
+
+    assert dataset_info.names(LF) == ["alpaca_history", "sharegpt_tags", "ranking", "kto"]
+    with pytest.raises(DataError) as e:
+        data.load(str(LF))
+    assert "name the one to use" in e.value.message and f"{LF}:ranking" in e.value.hint
+    with pytest.raises(DataError) as e:
+        data.load(f"{LF}:nope")
+    assert "has no dataset 'nope'" in e.value.message and "alpaca_history" in e.value.hint
+    # the config's own columns win over the entry's
+    ds = data.load(f"{LF}:ranking", columns={"chosen": "bad", "rejected": "good"})
+    assert ds.rows[0]["chosen"].startswith("No idea")
+
+
+def test_the_page_validates_with_a_mapping_and_previews_through_the_chat_template(tiny_model, odd_file):
+    import shutil
+
+    from forge.settings import get_settings
+    from forge.ui import views
+
+    dest = get_settings().datasets_dir / "odd-mapped.jsonl"
+    shutil.copy(odd_file, dest)
+    bad = views.validate_dataset(str(dest), None, "odd.jsonl")
+    assert not bad["ok"] and bad["columns"] == ["Frage", "Antwort", "Rolle"]  # offered for the mapping
+    ok = views.validate_dataset(str(dest), None, "odd.jsonl", columns={"prompt": "Frage", "response": "Antwort"},
+                                model=str(tiny_model))
+    assert ok["ok"] and ok["task"] == "text-generation" and ok["templated"]
+    first = ok["preview"][0]
+    assert "<|im_start|>user\nWhat is the tide?<|im_end|>" in first["prompt"]
+    assert first["prompt"].endswith("<|im_start|>assistant\n")
+    assert first["answer"].startswith("It rises and falls twice a day.<|im_end|>")
+    by_name = views.validate_dataset(str(dest), None, "odd.jsonl", columns={"prompt": "Frage", "response": "Antwort"},
+                                     model=tiny_model.name)  # a folder of models/, by its name
+    assert by_name["templated"] and by_name["preview"] == ok["preview"]
+    assert views.mapping_from({"role_tag": "who"}, {"prompt": "Frage", "response": ""}) == {
+        "role_tag": "who", "prompt": "Frage"}
+
+
+# ---- every fixture trains from the command line -------------------------------------------------
+
+def _strategy(task: str) -> str:
+    return {"preference": "dpo", "feedback": "kto"}.get(task, "sft")
+
+
+TRAIN_CASES = [(n, t, {}) for n, t, _, _ in CASES] + [
+    (f"llamafactory:{n}", t, {}) for n, t in (("alpaca_history", "chat"), ("sharegpt_tags", "chat"),
+                                              ("ranking", "preference"), ("kto", "feedback"))] + [
+    ("odd_columns.jsonl", "text-generation", {"columns.prompt": "Frage", "columns.response": "Antwort",
+                                              "columns.system": "Rolle"})]
+
+
+@pytest.mark.parametrize("name,task,extra", TRAIN_CASES, ids=[c[0] for c in TRAIN_CASES])
+def test_every_format_fixture_trains_from_the_command_line(tiny_model, tmp_path, capsys, name, task, extra):
+    from forge import cli
+
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(f"model_name: {tiny_model}\ndataset: {FORMATS / name}\nmax_steps: 2\n"
+                   "per_device_train_batch_size: 2\nmax_seq_length: 128\neval_split: 0\nlora_r: 4\n"
+                   "eval_samples: 0\n")
+    code = cli.main(["train", str(cfg), "--set", f"strategy={_strategy(task)}"]
+                    + [a for k, v in extra.items() for a in ("--set", f"{k}={v}")])
+    out = capsys.readouterr()
+    assert code == 0, out.err[-2000:] + out.out[-2000:]
+    assert "Completed." in out.out
+    from forge.runs import get_store
+
+    rec = get_store().list_runs()[0]
+    assert rec["status"] == "completed" and rec["task"] == task
     logs = [e["message"] for e in read_all(rec["events_path"]) if e["kind"] == "log"]
-    assert notice in logs
     if name == "sharegpt_tools.json":
         assert any("has no place for tool specs" in m for m in logs)
+    if extra:
+        assert any(m.startswith("Columns mapped by the config's columns: Frage → prompt") for m in logs)
     losses = [e["loss"] for e in read_all(rec["events_path"]) if e["kind"] == "metrics" and "loss" in e]
     assert losses and all(v == v for v in losses)
 
 
-def test_plain_text_trains_from_the_command_line(tiny_model, tmp_path):
-    cfg = tmp_path / "run.yaml"
-    cfg.write_text(f"model_name: {tiny_model}\ndataset: {FORMATS / 'pretrain.txt'}\nmax_steps: 2\n"
-                   "per_device_train_batch_size: 2\nmax_seq_length: 64\neval_split: 0\n")
-    r = subprocess.run([sys.executable, "-m", "forge", "train", str(cfg)], capture_output=True, text=True,
-                       cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "MODELFORGE_STANDBY_WORKER": "0"},
-                       timeout=600)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "Task detected from the columns: text" in r.stdout + r.stderr and "completed" in (r.stdout + r.stderr)
+def test_the_page_reads_a_dataset_info_folder_in_its_datasets_folder():
+    import shutil
+
+    from forge.settings import get_settings
+    from forge.ui import views
+
+    shutil.copytree(LF, get_settings().datasets_dir / "lf-page", dirs_exist_ok=True)
+    ok = views.validate_dataset("lf-page:ranking")
+    assert ok["ok"] and ok["task"] == "preference" and ok["rows"] == 8
+    listed = views.validate_dataset("lf-page")
+    assert not listed["ok"] and "lf-page:sharegpt_tags" in listed["error"]
+    outside = views.validate_dataset(f"{LF}:ranking")  # a folder the server may not read
+    assert not outside["ok"] and "outside the folders this server may read" in outside["error"]

@@ -157,6 +157,22 @@ def build(ctx) -> None:
                                            label="Problems (fix these lines, then upload again)", visible=False,
                                            interactive=False, wrap=True, elem_id="mf-problems",
                                            column_widths=["12%", "44%", "44%"])
+                # which of the file's columns holds each part of an example (RunConfig.columns)
+                with gr.Accordion("Column mapping: which column holds what", open=False,
+                                  elem_id="mf-columns") as columns_acc:
+                    gr.Markdown("Pick the file's column for each part; leave the rest *not mapped*. The rows are "
+                                "checked again at each change, and the mapping goes into the run's config "
+                                "(`columns`).", elem_classes="mf-hint")
+                    column_dd: dict[str, gr.Dropdown] = {}
+                    roles = views.COLUMN_ROLES
+                    for i in range(0, len(roles), 3):
+                        with gr.Row():
+                            for role in roles[i:i + 3]:
+                                column_dd[role] = gr.Dropdown(views.column_choices([]), value="", label=role,
+                                                              info=views.column_role_help(role),
+                                                              elem_id=f"mf-col-{role}")
+                    clear_columns = gr.Button("Clear the mapping", size="sm", elem_id="mf-columns-clear")
+                form["columns"] = gr.State({})
                 with gr.Accordion("Preview: the first rows as the model will see them", open=False):
                     preview_df = gr.Dataframe(headers=["Prompt", "Answer"], interactive=False, wrap=True,
                                               column_widths=["50%", "50%"],
@@ -457,22 +473,35 @@ def build(ctx) -> None:
     # ---- handlers: data ---------------------------------------------------------------------
     source.change(source_visibility, source, [sample, upload, path_box], api_visibility="private", show_progress="hidden")
 
-    def on_upload(file):
+    def on_upload(file, mapping):
+        # a new file starts without the previous file's column mapping
+        cleared = {} if mapping else gr.skip()
         if not file:
-            return None, ""
+            return None, "", cleared
         try:
             dest = views.save_upload(file, Path(file).name)
-            return {"path": str(dest), "name": Path(file).name}, ""
+            return {"path": str(dest), "name": Path(file).name}, "", cleared
         except Exception as e:
-            return None, _friendly(e)
+            return None, _friendly(e), cleared
 
-    def validate(src, smp, upl, path, task, strategy, provider):
+    def column_outputs(result: dict, mapping: dict) -> list:
+        """The mapping step: opened when the columns did not make a dataset or a mapping is set;
+        one dropdown per role, offering the file's columns."""
+        opened = bool(mapping) or (not result.get("ok") and bool(result.get("columns")))
+        choices = views.column_choices(result.get("columns") or [])
+        offered = {v for _, v in choices}
+        return [gr.update(open=True) if opened else gr.update()] + [
+            gr.update(choices=choices, value=mapping.get(r, "") if mapping.get(r, "") in offered else "")
+            for r in views.COLUMN_ROLES]
+
+    def validate(src, smp, upl, path, task, strategy, provider, mapping, model):
         ref, name = dataset_ref(src, smp, upl, path)
+        mapping = views.columns_value(mapping)
         if not ref:
             msg = {"Upload": "Upload a dataset file.", "Path or Hub id": "Type a dataset file or Hub id."}.get(
                 src, "Pick a sample dataset.")
-            return msg, gr.update(visible=False), [], False
-        result = views.validate_dataset(ref, task, name)
+            return [msg, gr.update(visible=False), [], False] + column_outputs({}, mapping)
+        result = views.validate_dataset(ref, task, name, columns=mapping, model=model)
         text = views.dataset_summary(result)
         ok = result["ok"]
         if ok:
@@ -497,20 +526,34 @@ def build(ctx) -> None:
 
         return (text, gr.update(value=pd.DataFrame(rows, columns=["Line", "Problem", "Excerpt (first 80 characters)"]),
                                 visible=bool(rows)),
-                pd.DataFrame(views.preview_rows(result), columns=["Prompt", "Answer"]), ok)
+                pd.DataFrame(views.preview_rows(result), columns=["Prompt", "Answer"]), ok) \
+            + tuple(column_outputs(result, mapping))
 
     validate_outputs = [data_md, problems_df, preview_df, data_ok]
-    validate_inputs = [source, sample, uploaded, path_box, form["task"], form["strategy"], form["provider"]]
+    validate_outputs += [columns_acc] + [column_dd[r] for r in views.COLUMN_ROLES]
+    validate_inputs = [source, sample, uploaded, path_box, form["task"], form["strategy"], form["provider"],
+                       form["columns"], form["model_name"]]
+
+    def on_mapping(current, *picked):
+        """The dropdowns as the run's ``columns`` (message tags a loaded config set are kept)."""
+        return views.mapping_from(views.columns_value(current), dict(zip(views.COLUMN_ROLES, picked)))
+
+    gr.on([column_dd[r].input for r in views.COLUMN_ROLES], on_mapping,
+          [form["columns"]] + [column_dd[r] for r in views.COLUMN_ROLES], form["columns"],
+          api_visibility="private", show_progress="hidden")
+    clear_columns.click(lambda: {}, None, form["columns"], api_visibility="private", show_progress="hidden")
 
     def then_start_state(event):
         return event.then(start_state, [data_ok, config_ok], start_btn, api_visibility="private",
                           show_progress="hidden")
 
-    then_start_state(upload.upload(on_upload, upload, [uploaded, data_md], api_visibility="private").then(
+    then_start_state(upload.upload(on_upload, [upload, form["columns"]], [uploaded, data_md, form["columns"]],
+                                   api_visibility="private").then(
         validate, validate_inputs, validate_outputs, api_visibility="private"))
     then_start_state(upload.clear(lambda: None, None, uploaded, api_visibility="private").then(
         validate, validate_inputs, validate_outputs, api_visibility="private"))
     then_start_state(gr.on([source.change, sample.change, form["task"].change, path_box.submit, path_box.blur,
+                            form["columns"].change, form["model_name"].change,
                             form["strategy"].change, form["provider"].change, ctx.demo.load],
                            validate, validate_inputs, validate_outputs, trigger_mode="always_last",
                            api_visibility="private", concurrency_limit=None))
@@ -569,6 +612,7 @@ def build(ctx) -> None:
         note = ("Also set by this config (not on the form, kept as they are): "
                 + ", ".join(f"`{k}: {v}`" for k, v in extra.items())) if extra else ""
         values["reward_funcs"] = _rewards_frame(values.get("reward_funcs"))
+        values["columns"] = dict(cfg.columns)
         return [values[n] for n in names] + data_vals + [extra, gr.update(value=note, visible=bool(extra))]
 
     def on_load_config(file):
@@ -607,7 +651,8 @@ def build(ctx) -> None:
     def end_markdown(view: views.RunView) -> str:
         """At the end of a run: its evaluation (base vs fine-tuned, a few before/after answers)
         and where its TensorBoard logs are."""
-        parts = [views.evaluation_markdown(view.evaluation)] if view.evaluation else []
+        parts = [views.final_metrics_markdown(view)] if view.finished else []
+        parts += [views.evaluation_markdown(view.evaluation)] if view.evaluation else []
         if view.finished:
             parts.append(views.tensorboard_markdown(views.tensorboard_dir({"id": view.run_id})))
         return "\n\n".join(parts)
@@ -642,12 +687,18 @@ def build(ctx) -> None:
                     out[i] = series_plot(out[i])
             return out
 
+        replay = True  # a page opened with no run active shows the last run, as it ended
         try:
             while True:
                 rid = targets.pop(session, None)
                 if rid is None:
                     active = views.find_active_run()
                     rid = active if active != last_done else None
+                replayed = False
+                if rid is None and replay:
+                    rid = views.last_ended_run()
+                    replayed = rid is not None
+                replay = False
                 if rid is None:
                     if not idle_shown:
                         idle_shown, last_yield = True, time.monotonic()
@@ -673,8 +724,11 @@ def build(ctx) -> None:
                     await asyncio.sleep(1.0)
                     continue
                 if view is not None and view.finished:
+                    # the ended run stays on screen (plots, metrics, log, status) until the next starts;
+                    # one shown again on opening the page is not news for the other tabs
                     last_done = rid
-                    yield keep_plots([skip()] * 7 + [_history_frame(), rid, skip(), skip()])
+                    yield keep_plots([skip()] * 7 + [_history_frame(), skip() if replayed else rid, skip(),
+                                                     skip()])
         finally:
             targets.pop(session, None)
 

@@ -291,32 +291,89 @@ def save_upload(src: str | Path, original_name: str | None = None) -> Path:
     return dest
 
 
-def validate_dataset(ref: str, task: str | None = None, display_name: str | None = None) -> dict[str, Any]:
-    """Read and validate a dataset as the page would train on it (sandboxed).
+def validate_dataset(ref: str, task: str | None = None, display_name: str | None = None,
+                     columns: dict[str, str] | None = None, model: str | None = None) -> dict[str, Any]:
+    """Read and validate a dataset as the page would train on it (sandboxed), with the column
+    mapping ``columns`` (RunConfig.columns) applied.
 
-    Returns ``{ok, dataset, task, rows, notices, preview, problems, error}``; ``problems`` are
-    ``{file, line, message, excerpt}`` with excerpts of at most 80 characters.
+    Returns ``{ok, dataset, task, rows, notices, preview, problems, error, columns, templated}``;
+    ``problems`` are ``{file, line, message, excerpt}`` with excerpts of at most 80 characters;
+    ``columns`` are the file's own columns (also when it fails, so a mapping can be picked);
+    the preview is rendered by ``model``'s chat template when its tokenizer is on this machine
+    (``templated`` true).
     """
     from .. import data
 
     task = None if task in (None, "", AUTO_TASK) else task
     out: dict[str, Any] = {"ok": False, "dataset": ref, "task": task, "rows": 0, "notices": [], "preview": [],
-                           "problems": [], "error": None}
+                           "problems": [], "error": None, "columns": [], "templated": False}
     try:
         ref = check_dataset_ref(ref)
-        ds = data.load(ref, task, sandbox=True, display_name=display_name)
-    except DataError as e:
-        out.update(error=e.message + (f"\nHow to fix: {e.hint}" if e.hint else ""),
-                   problems=[p.to_dict() for p in e.problems])
-        return out
+        ds = data.load(ref, task, sandbox=True, display_name=display_name, columns=columns)
     except ForgeError as e:
-        out.update(error=str(e))
+        out.update(error=e.message + (f"\nHow to fix: {e.hint}" if e.hint else "") if isinstance(e, DataError)
+                   else str(e), problems=[p.to_dict() for p in getattr(e, "problems", None) or []],
+                   columns=_file_columns(ref))
         return out
     except Exception as e:  # an unexpected failure is reported, not raised at the page
         out.update(error=f"The dataset could not be read: {type(e).__name__}: {str(e)[:200]}")
         return out
-    out.update(ok=True, task=ds.task, rows=len(ds), notices=list(ds.notices), preview=ds.preview(5))
+    out.update(ok=True, task=ds.task, rows=len(ds), notices=list(ds.notices), preview=ds.preview(5),
+               columns=list(ds.columns))
+    from ..data import rendered
+
+    try:
+        model = check_model_ref(model) if model else None  # a bare name is a folder of models/
+    except ForgeError:  # a model the page cannot use: the preview keeps the plain roles
+        model = None
+    tok = rendered.tokenizer_for(model) if model else None
+    if tok is not None:
+        out.update(preview=rendered.rendered_rows(ds.rows, ds.task, tok, model), templated=True)
     return out
+
+
+def _file_columns(ref: str) -> list[str]:
+    """The columns of a dataset that failed to load (none when it cannot be read at all)."""
+    from ..data import columns_of
+
+    try:
+        return columns_of(ref, sandbox=True)
+    except Exception:  # unreadable: there is nothing to map
+        return []
+
+
+# ---- column mapping (RunConfig.columns) -------------------------------------------------------
+
+COLUMN_ROLES = ("prompt", "query", "response", "system", "messages", "history", "chosen", "rejected", "label",
+                "tools", "text")
+NOT_MAPPED = "(not mapped)"
+
+
+def column_choices(columns: list[str]) -> list[tuple[str, str]]:
+    """A role's dropdown: not mapped, then each of the file's columns."""
+    return [(NOT_MAPPED, "")] + [(c, c) for c in columns]
+
+
+def column_role_help(role: str) -> str:
+    from ..data.columns import ROLE_HELP
+
+    return ROLE_HELP.get(role, "")
+
+
+def columns_value(value: Any) -> dict[str, str]:
+    """The form's mapping as a dict (a loaded config may hold it as JSON text)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError:
+            return {}
+    return {str(k): str(v) for k, v in value.items() if v} if isinstance(value, dict) else {}
+
+
+def mapping_from(current: dict[str, str], picked: dict[str, str | None]) -> dict[str, str]:
+    """The mapping the role dropdowns make; entries they do not show (message tags) are kept."""
+    kept = {k: v for k, v in current.items() if k not in picked}
+    return {**kept, **{role: col for role, col in picked.items() if col}}
 
 
 def dataset_summary(result: dict[str, Any]) -> str:
@@ -326,6 +383,8 @@ def dataset_summary(result: dict[str, Any]) -> str:
         spec = TASK_SPECS.get(result["task"])
         text = f"✓ **{result['rows']} rows** ready · task **{result['task']}**" + (f" ({spec.label})" if spec else "")
         notes = [n for n in result.get("notices", [])]
+        if result.get("templated"):
+            notes.append("The preview shows the rows as the model's chat template renders them.")
         return text + ("  \n" + "  \n".join(html.escape(n) for n in notes) if notes else "")
     n = len(result.get("problems") or [])
     head = "✗ **This dataset cannot be used yet**" + (f": {n} problem(s) listed below" if n else "")
@@ -1026,6 +1085,28 @@ def find_active_run() -> str | None:
     found = ids[0] if ids else None
     _active_run[:] = [now, found]
     return found
+
+
+def last_ended_run() -> str | None:
+    """The newest run when it has ended (what the live area keeps showing until the next starts)."""
+    from ..runs import get_store
+
+    runs = get_store().list_runs()
+    return runs[0]["id"] if runs and runs[0].get("status") in TERMINAL else None
+
+
+FINAL_METRICS = ("train_loss", "loss", "eval_loss", "eval_perplexity", "train_runtime", "train_samples_per_second")
+
+
+def final_metrics_markdown(view: RunView) -> str:
+    """A finished run's final metrics, as one table row (the keys runs report first)."""
+    metrics = {k: v for k, v in ((view.result or {}).get("metrics") or {}).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if not metrics:
+        return ""
+    keys = [k for k in FINAL_METRICS if k in metrics] + sorted(k for k in metrics if k not in FINAL_METRICS)
+    return "**Final metrics**\n\n" + _md_table(["Metric", "Value"], [[k, _num(metrics[k], "{:.4g}")]
+                                                                     for k in keys[:8]])
 
 
 ACTIVE_RUN_TTL = 1.0
