@@ -82,7 +82,7 @@ def test_chat_with_a_system_prompt_and_usage(client, tiny_model):
 
 
 def test_chat_streams_the_same_answer(client, trained_adapter):
-    kw = dict(max_tokens=12, temperature=0)
+    kw = dict(max_tokens=8, temperature=0)
     whole = _chat(client, trained_adapter["id"], **kw)
     chunks = list(_chat(client, trained_adapter["id"], stream=True, stream_options={"include_usage": True}, **kw))
     assert chunks[0].choices[0].delta.role == "assistant"
@@ -201,12 +201,18 @@ def test_api_key_is_required_when_set(keyed_url):
 
 
 def test_public_app_without_key_or_login_refuses(tiny_model):
-    from forge.serving import AppOptions
-    from ui_server import running_app
+    """Served on every interface, without a login or a key (even built without options): refused."""
+    from forge.ui import build_app, launch_kwargs
+    from ui_server import free_port
 
-    with running_app(AppOptions(public=True, share_link=True)) as url:
+    demo = build_app()
+    port = free_port()
+    demo.launch(server_name="0.0.0.0", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    try:
         with pytest.raises(openai.PermissionDeniedError) as e:
-            _chat(_client(url), "tiny-llama", max_tokens=2)
+            _chat(_client(f"http://127.0.0.1:{port}"), "tiny-llama", max_tokens=2)
+    finally:
+        demo.close()
     assert e.value.body["code"] == "api_key_required" and "MODELFORGE_API_KEY" in e.value.body["message"]
 
 
