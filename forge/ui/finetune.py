@@ -34,7 +34,8 @@ API = {
              "one carries the run id and final status.",
     "follow": "Stream the progress updates of a run (by id; empty: the active run) until it ends.",
     "stop": "Stop a run by id (empty: the active run). It ends after the current step and keeps what was saved; "
-            "with now=true (or a second stop) its processes end at once and its last checkpoint is kept.",
+            "with now=true (or a second stop) its processes end at once and its last checkpoint is kept. Returns "
+            'run_id and what was done. Example: {"run_id": "20260101-120000-ab12"}.',
     "delete_run": "Delete a run that is not active: its record, event log and checkpoints (the model it saved "
                   "stays on the Models tab). Returns the space freed.",
     "datasets": "The uploaded dataset files with their size.",
@@ -45,12 +46,15 @@ API = {
     "delete_export": "Delete a model's download archives by the name /exports lists (made again on the next download).",
     "resume": "Resume a stopped, failed or interrupted run from its last checkpoint (optimizer, scheduler and "
               "random state restored), or train a finished run further with a larger max_steps or "
-              "num_train_epochs. Returns the run's record; follow it with /follow.",
-    "runs": "All runs, newest first: id, name, model, task, strategy, status, duration, final loss.",
+              "num_train_epochs. Returns the run's record; follow it with /follow_run. Example: "
+              '{"run_id": "20260101-120000-ab12", "max_steps": 60}.',
+    "runs": "All runs, newest first: id, name, model, dataset, task, strategy, status, duration, final loss and "
+            "eval loss, the model folder it saved, and the error of a failed run.",
     "run": "One run: its record, config, final metrics and metric history (loss, eval_loss, learning_rate).",
     "validate_dataset": "Read and validate a dataset: a reference (sample:NAME, a file in the server's datasets "
                         "folder, or a Hub dataset id) or an uploaded file; task empty to detect it. Returns ok, "
-                        "task, rows, a preview, and problems with line numbers.",
+                        "task, rows, a preview, and problems with line numbers (or the error). Example: "
+                        '{"dataset": "sample:news_summaries"}.',
     "upload_dataset": "Upload a dataset file into the server's datasets folder; returns its reference for "
                       "config.dataset and its validation.",
 }
@@ -967,7 +971,12 @@ def build(ctx) -> None:
         except ForgeError as e:
             raise gr.Error(str(e), print_exception=False) from None
 
-    def api_validate(dataset, task, dataset_file):
+    def api_validate(dataset, task=None, dataset_file=None):
+        """Args:
+            dataset: sample:NAME, a file name in the server's datasets folder, or a Hub dataset id (org/name)
+            task: the task to check the rows against (text-generation, chat, summarization, ...); empty: detected
+            dataset_file: a dataset file to upload and check instead (a URL)
+        """
         name = None
         if dataset_file:
             name = Path(dataset_file).name
@@ -999,12 +1008,21 @@ def build(ctx) -> None:
                   show_progress="hidden")
 
     def stop_run(run_id: str = "", now: bool = False) -> dict:
+        """Args:
+            run_id: the run to stop; empty: the run training now
+            now: end its processes at once instead of after the current step
+        """
         try:
             return views.stop(run_id, now=now)
         except Exception as e:
             raise gr.Error(_friendly(e), print_exception=False) from None
 
     def resume_run(run_id: str, max_steps: int | None = None, num_train_epochs: float | None = None) -> dict:
+        """Args:
+            run_id: the run to resume (stopped, failed, interrupted, or completed to train further)
+            max_steps: a larger step count to train a finished run further; empty: the run's own
+            num_train_epochs: or a larger number of epochs
+        """
         try:
             return views.run_summary(views.resume(run_id, max_steps=max_steps, num_train_epochs=num_train_epochs))
         except Exception as e:

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 API = {
     "models": "Every fine-tuned model, newest first: id, name, kind (adapter, full, merged), base model, task, "
-              "strategy, created, path, size on disk, files present, final train and eval loss.",
+              "strategy, created, path, size on disk, files present, final train and eval loss. The id is what "
+              "/generate, /evaluate, /merge and /export take.",
     "model": "One model by id: its summary, the config of the run that made it, final metrics, loss history "
              "(loss, eval_loss), recorded sample outputs and notes.",
     "rename_model": "Rename a model (by id); returns its summary.",
@@ -44,15 +45,18 @@ API = {
                     "uses it.",
     "merge": "Merge a LoRA adapter (by id) into its base model and save a standalone model (safetensors, "
              "tokenizer, chat template, generation config) as a new model; name is optional. Returns the new "
-             "model's record. A QLoRA adapter is merged into the full-precision base (a note says so).",
-    "export": "Zip a model's folder (adapter or merged model, by id) and download it.",
+             "model's record. A QLoRA adapter is merged into the full-precision base (a note says so). Example: "
+             '{"model_id": "20260101-120000-ab12", "name": "pirate-merged"}.',
+    "export": "Zip a model's folder (adapter or merged model, by id) and download it. Returns the .zip file (its "
+              'download URL). Example: {"model_id": "20260101-120000-ab12"}.',
     "evaluate": "Evaluate a model on a dataset and store the result. model: a fine-tuned model's id, the embedded "
                 "default, a Hub id or a folder in models/; dataset: sample:NAME, a file in the server's datasets "
                 "folder or a Hub dataset id; task: empty to detect it; max_samples: how many rows are answered "
                 "(default 20); max_new_tokens: the answer length (default 64). Returns the stored record: id, "
                 "model, label, kind, dataset, task, n, metrics (ROUGE-1/2/L for summarization, exact_match and f1 "
                 "for extractive-qa, rougeL for text-generation and chat; perplexity and loss for all), seconds, "
-                "and the first answers (samples).",
+                "and the first answers (samples). Example: {\"model\": \"20260101-120000-ab12\", "
+                "\"dataset\": \"sample:pirate_persona\", \"max_samples\": 10}.",
     "evaluations": "Every stored evaluation on a dataset (empty: all), newest first: the records /evaluate "
                    "returns. Several models evaluated on one dataset compare side by side.",
 }
@@ -578,6 +582,10 @@ def build(ctx) -> None:
             raise gr.Error(_friendly(e), print_exception=False) from None
 
     def merge_api(model_id: str, name: str = "") -> dict:
+        """Args:
+            model_id: the LoRA adapter's id (see /models)
+            name: the merged model's name; empty: the adapter's name with a suffix
+        """
         from .. import export
 
         try:
@@ -593,6 +601,13 @@ def build(ctx) -> None:
 
     def evaluate_api(model: str, dataset: str, task: str = "", max_samples: int = 20,
                      max_new_tokens: int = 64) -> dict:
+        """Args:
+            model: a fine-tuned model's id (see /models), the embedded default, a Hub id or a folder in models/
+            dataset: sample:NAME, a file in the server's datasets folder, or a Hub dataset id
+            task: the dataset's task; empty: detected from its columns
+            max_samples: how many held-out rows are answered and scored
+            max_new_tokens: the longest answer, in tokens
+        """
         try:
             return run_evaluation(model, dataset, task or None, max_samples, max_new_tokens)
         except Exception as e:
@@ -611,6 +626,9 @@ def build(ctx) -> None:
         api_btn = gr.Button("api")
 
     def export_api(model_id):
+        """Args:
+            model_id: the model's id (see /models)
+        """
         from .. import export
 
         try:

@@ -36,10 +36,12 @@ API = {
                 "{role, content} (the conversation so far, ending with the user's turn). settings: {system_prompt, "
                 "temperature (0 = greedy), top_p, top_k, max_new_tokens, repetition_penalty}. mode: chat, "
                 "summarization (document) or extractive-qa (context, question), formatted as in training. Streams "
-                "the answer so far, as text (at most 20 updates a second). Cancelling the request stops the "
-                "generation at once.",
-    "compare": "The same as /generate, answered by the fine-tuned model and by its base model side by side. "
-               "Streams {fine_tuned, base}.",
+                "the answer so far, as text (at most 20 updates a second); a client that waits for the result gets "
+                "the whole answer. Cancelling the request stops the generation at once. Example: "
+                '{"model": "20260101-120000-ab12", "prompt": "How do I boil an egg?"}.',
+    "compare": "The same as /generate, answered by the fine-tuned model and by its base model side by side, to "
+               "see what the fine-tuning changed. Streams {fine_tuned, base}; the last update holds both whole "
+               'answers. Example: {"model": "20260101-120000-ab12", "prompt": "How do I boil an egg?"}.',
     "load_model": "Load a model into memory (it stays loaded between requests); returns what is loaded.",
     "unload": "Release a loaded model (by reference or id; empty: every model) to free memory.",
 }
@@ -352,6 +354,16 @@ def build(ctx) -> None:
     # ---- API ------------------------------------------------------------------------------------------
     def generate(model: str, prompt: str = "", messages: list | None = None, settings: dict | None = None,
                  mode: str = "chat", document: str = "", context: str = "", question: str = "") -> Iterator[str]:
+        """Args:
+            model: a fine-tuned model's id (see /models), the embedded default, a Hub id or an allowed model folder
+            prompt: the user's message (chat mode)
+            messages: or the conversation so far, a list of {role, content} ending with the user's turn
+            settings: {system_prompt, temperature (0 = greedy), top_p, top_k, max_new_tokens, repetition_penalty}
+            mode: chat, summarization (give document) or extractive-qa (give context and question)
+            document: the text to summarize (summarization mode)
+            context: the passage to answer from (extractive-qa mode)
+            question: the question on the context (extractive-qa mode)
+        """
         from .. import inference
 
         try:
@@ -399,6 +411,7 @@ def build(ctx) -> None:
         return {"released": inference.unload((model or "").strip() or None), "loaded": inference.get_registry().loaded()}
 
     gr.api(generate, api_name="generate", api_description=API["generate"])
+    compare_api.__doc__ = generate.__doc__  # the same parameters, described once
     gr.api(compare_api, api_name="compare", api_description=API["compare"])
     gr.api(load_api, api_name="load_model", api_description=API["load_model"])
     gr.api(unload_api, api_name="unload", api_description=API["unload"], concurrency_limit=None)
