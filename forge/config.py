@@ -330,30 +330,30 @@ def describe_field(name: str, model: type[BaseModel] | None = None) -> str:
     f = (model or RunConfig).model_fields.get(name)
     if f is None:
         return ""
-    bounds = []
-    for m in f.metadata:
-        for attr, word in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-            if getattr(m, attr, None) is not None:
-                bounds.append(f"{word} {getattr(m, attr)}")
-    ann = str(f.annotation)
-    if "Literal" in ann:
-        import typing
-
-        def literals(t):
-            out = []
-            for a in typing.get_args(t):
-                if typing.get_origin(a) is Literal:
-                    out += list(typing.get_args(a))
-                elif a is not type(None):
-                    out += literals(a) if typing.get_args(a) else []
-            if typing.get_origin(t) is Literal:
-                out += list(typing.get_args(t))
-            return out
-
-        vals = literals(f.annotation)
-        if vals:
-            return "one of: " + ", ".join(map(str, vals))
+    vals = _literals(f.annotation) if "Literal" in str(f.annotation) else []
+    if vals:
+        return "one of: " + ", ".join(map(str, vals))
+    bounds = [f"{word} {getattr(m, attr)}" for m in f.metadata for attr, word in _BOUND_WORDS
+              if getattr(m, attr, None) is not None]
     return ("allowed: " + " and ".join(bounds)) if bounds else ""
+
+
+_BOUND_WORDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+
+
+def _literals(t) -> list:
+    """The values a ``Literal`` annotation allows, also inside ``Optional`` and other unions."""
+    import typing
+
+    out = []
+    for a in typing.get_args(t):
+        if typing.get_origin(a) is Literal:
+            out += list(typing.get_args(a))
+        elif a is not type(None):
+            out += _literals(a) if typing.get_args(a) else []
+    if typing.get_origin(t) is Literal:
+        out += list(typing.get_args(t))
+    return out
 
 
 def _format_validation(err: ValidationError) -> str:

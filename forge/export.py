@@ -16,16 +16,25 @@ import contextlib
 import json
 import logging
 import os
-import re
 import shutil
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from .errors import BusyError, ConfigError, ModelNotFoundError
+from .errors import ConfigError, ModelNotFoundError
+from .models import (
+    export_folder,
+    files_ok,
+    folder_size,
+    get_record,
+    human_size,
+    in_progress,
+    slug,
+    summary,
+    working,
+)
 from .runs import RunStore, get_store
 from .settings import get_settings
 
@@ -34,40 +43,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 QLORA_NOTE = ("Merged into the full-precision base model: the adapter was trained on a 4-bit quantized base (QLoRA), "
               "so the merged model's answers can differ slightly from those of the fine-tuned 4-bit model.")
-
-_busy: dict[str, str] = {}  # folder -> what is being done with it
-_busy_lock = threading.Lock()
-
-
-def in_progress(folder: str | Path) -> str | None:
-    """What a merge or export is doing with ``folder`` now (None when nothing)."""
-    folder = Path(folder).resolve()
-    with _busy_lock:
-        for f, what in _busy.items():
-            p = Path(f)
-            if p == folder or p.is_relative_to(folder):
-                return what
-    return None
-
-
-@contextlib.contextmanager
-def _working(folder: Path, what: str) -> Iterator[None]:
-    key = str(folder.resolve())
-    with _busy_lock:
-        if key in _busy:
-            raise BusyError(f"This model is already being {_busy[key]}.", "Wait for that to finish.")
-        _busy[key] = what
-    try:
-        yield
-    finally:
-        with _busy_lock:
-            _busy.pop(key, None)
-
-
-def slug(name: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9._-]+", "-", name or "").strip("-._")
-    return s[:60] or "model"
-
 
 def _unique(folder: Path) -> Path:
     if not folder.exists():
@@ -80,8 +55,6 @@ def _unique(folder: Path) -> Path:
 
 
 def _record(model_id: str, store: RunStore) -> dict[str, Any]:
-    from .models import files_ok, get_record
-
     rec = get_record(model_id, store)
     if not files_ok(rec):
         raise ModelNotFoundError(f"The files of model '{rec.get('name') or model_id}' are missing "
@@ -112,7 +85,7 @@ def merge(model_id: str, name: str | None = None, *, progress: Progress | None =
     notes = [f"Merged from adapter '{rec.get('name') or model_id}' ({model_id}) into {rec.get('base_model')}."]
     if rec.get("quantized_base"):
         notes.append(QLORA_NOTE)
-    with _working(adapter_dir, "merged"):
+    with working(adapter_dir, "merged"):
         t0 = time.monotonic()
         try:
             _merge_into(tmp, base_dir, adapter_dir, say)
@@ -136,8 +109,6 @@ def merge(model_id: str, name: str | None = None, *, progress: Progress | None =
     })
     say(1.0, f"Merged in {time.monotonic() - t0:.1f} s.")
     log.info("merged %s into %s", model_id, out)
-    from .models import summary
-
     return summary(new, store.get_run(new.get("run_id") or ""))
 
 
@@ -170,12 +141,6 @@ def _free_memory() -> None:
 
 # ---- zip -------------------------------------------------------------------------------------
 
-def export_folder(model_id: str) -> Path:
-    """Where a model's archive is written: under the system's temporary folder, which the web
-    server may serve files from wherever the ModelForge home is."""
-    return Path(tempfile.gettempdir()) / "modelforge-exports" / slug(model_id)
-
-
 def _newest_mtime(folder: Path) -> float:
     newest = folder.stat().st_mtime
     for root, _dirs, files in os.walk(folder):
@@ -188,8 +153,6 @@ def _newest_mtime(folder: Path) -> float:
 def archive(model_id: str, *, progress: Progress | None = None, store: RunStore | None = None,
             poll: float = 0.2) -> Path:
     """Zip a model's folder (adapter, full or merged model); returns the ``.zip``'s path."""
-    from .models import folder_size, human_size
-
     store = store or get_store()
     say = progress or (lambda f, m: None)
     rec = _record(model_id, store)
@@ -202,7 +165,7 @@ def archive(model_id: str, *, progress: Progress | None = None, store: RunStore 
     if target.is_file() and target.stat().st_mtime >= _newest_mtime(folder):
         say(1.0, "Ready (zipped before).")
         return target
-    with _working(folder, "exported"):
+    with working(folder, "exported"):
         for old in dest_dir.glob("*.zip"):
             old.unlink(missing_ok=True)
         total = max(1, folder_size(folder) or 1)

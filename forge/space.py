@@ -51,27 +51,7 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
     except yaml.YAMLError as e:
         raise ConfigError(f"{path.name} is not valid YAML: {e}", "Fix the line it names.") from None
     card = dict(cfg.get("card") or {})
-    problems = []
-    unknown = sorted(set(card) - CARD_KEYS)
-    if unknown:
-        problems.append(f"card: unknown Space keys {', '.join(unknown)} (allowed: {', '.join(sorted(CARD_KEYS))})")
-    for key in ("title", "sdk", "sdk_version", "app_file"):
-        if not card.get(key):
-            problems.append(f"card.{key} is required")
-    if card.get("sdk") not in (None, "gradio"):
-        problems.append(f"card.sdk must be gradio (ModelForge is a Gradio app), not {card['sdk']}")
-    for key in ("colorFrom", "colorTo"):
-        if key in card and card[key] not in COLORS:
-            problems.append(f"card.{key} must be one of {', '.join(sorted(COLORS))}")
-    if "suggested_storage" in card and card["suggested_storage"] not in STORAGE:
-        problems.append(f"card.suggested_storage must be one of {', '.join(sorted(STORAGE))}")
-    hardware = _hardware_names()
-    for where, value in (("card.suggested_hardware", card.get("suggested_hardware")),
-                         ("hardware", cfg.get("hardware"))):
-        if value is not None and value not in hardware:
-            problems.append(f"{where}: unknown hardware '{value}' (for example t4-small, a10g-small, cpu-basic)")
-    if len(str(card.get("short_description") or "")) > 60:
-        problems.append("card.short_description is limited to 60 characters")
+    problems = _card_problems(card, cfg)
     if problems:
         raise ConfigError(f"{path.name} has problems:\n  - " + "\n  - ".join(problems),
                           "See https://huggingface.co/docs/hub/spaces-config-reference for the allowed values.")
@@ -84,6 +64,33 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
     cfg.setdefault("include", ["app.py", "forge"])
     cfg.setdefault("exclude", ["__pycache__", "*.pyc"])
     return cfg
+
+
+def _card_problems(card: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+    """What is wrong with the Space's README front matter (``card``) and hardware, one line each."""
+    problems = []
+    unknown = sorted(set(card) - CARD_KEYS)
+    if unknown:
+        problems.append(f"card: unknown Space keys {', '.join(unknown)} (allowed: {', '.join(sorted(CARD_KEYS))})")
+    problems += [f"card.{key} is required" for key in ("title", "sdk", "sdk_version", "app_file") if not card.get(key)]
+    if card.get("sdk") not in (None, "gradio"):
+        problems.append(f"card.sdk must be gradio (ModelForge is a Gradio app), not {card['sdk']}")
+    problems += [f"card.{key} must be one of {', '.join(sorted(COLORS))}" for key in ("colorFrom", "colorTo")
+                 if key in card and card[key] not in COLORS]
+    if "suggested_storage" in card and card["suggested_storage"] not in STORAGE:
+        problems.append(f"card.suggested_storage must be one of {', '.join(sorted(STORAGE))}")
+    problems += _hardware_problems(card, cfg)
+    if len(str(card.get("short_description") or "")) > 60:
+        problems.append("card.short_description is limited to 60 characters")
+    return problems
+
+
+def _hardware_problems(card: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+    hardware = _hardware_names()
+    return [f"{where}: unknown hardware '{value}' (for example t4-small, a10g-small, cpu-basic)"
+            for where, value in (("card.suggested_hardware", card.get("suggested_hardware")),
+                                 ("hardware", cfg.get("hardware")))
+            if value is not None and value not in hardware]
 
 
 def _package(line: str) -> str | None:
@@ -283,15 +290,6 @@ def register(subparsers) -> None:
     d.add_argument("--hardware", default=None, help="hardware to ask for (default: spaces_config.yaml's)")
     d.set_defaults(fn=cmd_deploy)
 
-
-def _register() -> None:
-    from .cli import EXTENSIONS
-
-    if register not in EXTENSIONS:
-        EXTENSIONS.append(register)
-
-
-_register()
 
 __all__ = ["build", "deploy", "load_config", "readme", "register", "requirements"]
 
