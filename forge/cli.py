@@ -34,33 +34,48 @@ def _progress_line(ev: dict[str, Any]) -> str:
             f"epoch {ev.get('epoch', 0):.2f} · ETA {eta_s} · {ev.get('tokens_per_second', 0):.0f} tok/s")
 
 
-def follow(events_path: str, until_done: threading.Event, out=sys.stdout) -> None:
-    """Print a run's events (log lines, metrics, a progress bar) as they are written."""
+_METRICS_SHOWN = ("loss", "eval_loss", "learning_rate", "reward", "rewards/accuracies", "eval_perplexity")
+
+
+def _event_line(ev: dict[str, Any]) -> str:
+    """A log, status, phase or metrics event as the line the terminal shows (empty: nothing to show)."""
+    kind = ev["kind"]
+    if kind == "log":
+        return ("ERROR: " if ev.get("level") == "error" else "") + ev["message"] + "\n"
+    if kind == "status":
+        return f"[{ev['status']}] {ev['message']}\n" if ev.get("message") else ""
+    if kind == "phase":
+        return f"== phase {ev.get('index', 0) + 1}/{ev.get('total', 1)}: {ev['name']} ==\n"
+    shown = {k: v for k, v in ev.items() if k in _METRICS_SHOWN}
+    return f"step {ev.get('step')}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()) + "\n" if shown else ""
+
+
+def _print_events(events: list[dict[str, Any]], bar: bool, out) -> bool:
+    """Write events to ``out``: progress redraws one bar line, the others end it and print a line.
+    Returns whether the bar is the last thing written."""
+    for ev in events:
+        if ev["kind"] == "progress":
+            out.write(_progress_line(ev))
+            bar = True
+        elif ev["kind"] in ("log", "status", "metrics", "phase"):
+            if bar:
+                out.write("\n")
+                bar = False
+            out.write(_event_line(ev))
+    return bar
+
+
+def follow(events_path: str, until_done: threading.Event, out=None) -> None:
+    """Print a run's events (log lines, metrics, a progress bar) as they are written (to ``out``,
+    by default the standard output as it is when the run starts)."""
     from .training.events import read_events
 
+    out = out or sys.stdout
     offset, bar = 0, False
     while True:
         finished = until_done.is_set()
         events, offset = read_events(events_path, offset)
-        for ev in events:
-            kind = ev["kind"]
-            if kind == "progress":
-                out.write(_progress_line(ev))
-                bar = True
-            elif kind in ("log", "status", "metrics", "phase"):
-                if bar:
-                    out.write("\n")
-                    bar = False
-                if kind == "log":
-                    out.write(("ERROR: " if ev.get("level") == "error" else "") + ev["message"] + "\n")
-                elif kind == "status" and ev.get("message"):
-                    out.write(f"[{ev['status']}] {ev['message']}\n")
-                elif kind == "phase":
-                    out.write(f"== phase {ev.get('index', 0) + 1}/{ev.get('total', 1)}: {ev['name']} ==\n")
-                elif kind == "metrics":
-                    shown = {k: v for k, v in ev.items() if k in ("loss", "eval_loss", "learning_rate", "reward", "rewards/accuracies", "eval_perplexity")}
-                    if shown:
-                        out.write(f"step {ev.get('step')}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()) + "\n")
+        bar = _print_events(events, bar, out)
         out.flush()
         if finished:
             if bar:
@@ -266,6 +281,35 @@ def cmd_delete_export(args) -> int:
     return _deleted(delete_export(args.name), "the export ")
 
 
+def _bar(fraction: float, message: str) -> None:
+    print(f"\r[{'#' * int(fraction * 20):20}] {fraction:4.0%} {message[:70]:70}", end="", file=sys.stderr, flush=True)
+
+
+def cmd_export(args) -> int:
+    """A model (a fine-tuned model's id or name, a run id, or a base model) as a GGUF file or a .zip."""
+    if args.format == "zip":
+        from .errors import ModelNotFoundError
+        from .export import archive
+        from .gguf_export import model_record
+        from .runs import get_store
+
+        rec = model_record(args.ref, get_store())
+        if rec is None:
+            raise ModelNotFoundError(f"There is no fine-tuned model or run '{args.ref}'.",
+                                     "`forge runs` lists the runs; the Models tab lists the models.")
+        path = archive(rec["id"], progress=_bar)
+        print(f"\n{path}")
+        return 0
+    from .gguf_export import estimate_sizes, export_gguf
+    from .models import human_size
+
+    sizes = estimate_sizes(args.ref)
+    print("GGUF sizes: " + ", ".join(f"{q} ~{human_size(n)}" for q, n in sizes.items()), file=sys.stderr)
+    rec = export_gguf(args.ref, args.quant, args.name, progress=_bar)
+    print(f"\nExported {rec['name']} ({rec['id']}): {rec['folder']}")
+    return 0
+
+
 def cmd_strategies(args) -> int:
     from .strategies import STRATEGIES
 
@@ -350,6 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("name")
     dd.set_defaults(fn=cmd_delete_dataset)
     sub.add_parser("exports", help="list the archives made for download").set_defaults(fn=cmd_exports)
+    ex = sub.add_parser("export", help="export a model as a GGUF file (llama.cpp, Ollama, LM Studio) or a .zip")
+    ex.add_argument("ref", help="a fine-tuned model's id or name, a run id, or a base model (Hub id or folder)")
+    ex.add_argument("--format", choices=["gguf", "zip"], default="gguf")
+    ex.add_argument("--quant", default="q8_0", help="GGUF type: f16, q8_0 (default) or q4_0")
+    ex.add_argument("--name", help="the new model's name (GGUF)")
+    ex.set_defaults(fn=cmd_export)
     de = sub.add_parser("delete-export", help="delete a model's download archives")
     de.add_argument("name")
     de.set_defaults(fn=cmd_delete_export)
@@ -359,13 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
         fn=cmd_strategies)
     c = sub.add_parser("config", help="print a config file with every setting and its default")
     c.set_defaults(fn=cmd_config)
+    from .space import register as add_space_commands
+
+    add_space_commands(sub)  # "space build" and "space deploy"
     return p
-
-
-# Other modules add sub-commands here: name -> function(subparsers)
-EXTENSIONS: list = []
-
-from . import space  # noqa: E402,F401 — registers "space build" and "space deploy"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,10 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # bitsandbytes warns on every CPU start that an optional kernel package is missing
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
-    parser = build_parser()
-    for extend in EXTENSIONS:
-        extend(parser._subparsers._group_actions[0])  # noqa: SLF001 — argparse has no public accessor
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
     except ForgeError as e:

@@ -43,7 +43,7 @@ PROBE_TIMEOUT = 1.5  # seconds for the socket probe of the Hub
 CALL_TIMEOUT = 3.0  # seconds for one metadata call (whoami, search, repo checks)
 EMBEDDED_LICENSE = "apache-2.0"
 # The files a model or adapter needs on the Hub (the same families catalog.resolve downloads).
-MODEL_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+MODEL_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken", "*.gguf", "Modelfile"]
 # run leftovers and files naming this machine's folders stay here
 SKIP_FILES = {"README.md", "EMBEDDED.json", "MERGED.json", "run_config.yaml", "training_args.bin",
               "trainer_state.json"}
@@ -726,10 +726,12 @@ def _card_data(facts: dict[str, Any], repo_id: str, license: str | None):
     kind, config, dataset = facts["kind"], facts["config"], facts["dataset"]
     tags = ["modelforge", "trl", facts["strategy"], "text-generation"]
     tags += ["lora", "peft"] if facts["is_adapter"] else ["merged"] if kind == "merged" else []
+    tags += ["gguf", "llama.cpp", "ollama"] if kind == "gguf" else []
     if facts["quantized"]:
         tags.append("qlora" if config.get("use_4bit") else "8bit-lora")
     return ModelCardData(
-        base_model=facts["base_id"], library_name="peft" if facts["is_adapter"] else "transformers", license=license,
+        base_model=facts["base_id"], license=license,
+        library_name={"adapter": "peft", "gguf": "gguf"}.get(kind, "transformers"),
         tags=list(dict.fromkeys(tags)), datasets=[dataset["hub_id"]] if dataset["hub_id"] else None,
         pipeline_tag="text-generation", model_name=repo_id.split("/")[-1],
         eval_results=_eval_results(facts["metrics"], facts["evaluation"], dataset) or None)
@@ -740,7 +742,8 @@ def _card_intro(facts: dict[str, Any], repo_id: str) -> list[str]:
     base_md = (f"[{base_id}](https://huggingface.co/{base_id})" if base_id
                else f"a local model (`{Path(str(base)).name}`)")
     what = {"adapter": "A LoRA adapter", "merged": "A model (LoRA adapter merged into its base)",
-            "full": "A fully fine-tuned model"}.get(facts["kind"], "A fine-tuned model")
+            "full": "A fully fine-tuned model",
+            "gguf": "A GGUF file (llama.cpp, Ollama, LM Studio) of a model"}.get(facts["kind"], "A fine-tuned model")
     ds_md = {"hub": f"[{dataset['name']}](https://huggingface.co/datasets/{dataset['name']})",
              "sample": f"ModelForge's built-in sample dataset `{dataset['name']}`",
              "file": f"a local dataset file (`{dataset['name']}`)"}[dataset["kind"]]
@@ -804,8 +807,19 @@ def _card_evaluation(evaluation: dict | None) -> list[str]:
     return lines
 
 
+def _gguf_usage(facts: dict[str, Any], repo_id: str) -> list[str]:
+    name = facts["model"].get("gguf_file") or "model.gguf"
+    return ["", "## Usage", "", f"A GGUF file ({facts['model'].get('quant') or 'gguf'}) with its tokenizer and chat "
+            "template, for llama.cpp, Ollama and LM Studio.", "", "```bash",
+            f"llama-cli -hf {repo_id} -p \"Hello! Who are you?\"",
+            f"ollama run hf.co/{repo_id}", "```", "",
+            f"The repository's `Modelfile` runs `{name}` with `ollama create my-model -f Modelfile`.", ""]
+
+
 def _card_usage(facts: dict[str, Any], repo_id: str) -> list[str]:
     is_adapter, base_id = facts["is_adapter"], facts["base_id"]
+    if facts["kind"] == "gguf":
+        return _gguf_usage(facts, repo_id)
     lines = ["", "## Usage", "", "```python", *_usage(repo_id, is_adapter), "```", ""]
     if facts["model"].get("merged_from_quantized"):
         lines += ["The adapter was trained on a 4-bit quantized base (QLoRA) and merged into the full-precision "
@@ -925,10 +939,10 @@ def push_model(model_id: str, repo_id: str, *, kind: str = "adapter", private: b
 
     if model.get("kind") == "adapter" and kind == "merged":
         model = _merged_for(model, store, progress)
-    pushed_kind = {"adapter": "adapter", "merged": "merged"}.get(model.get("kind"), "full")
+    pushed_kind = {"adapter": "adapter", "merged": "merged", "gguf": "gguf"}.get(model.get("kind"), "full")
     folder = Path(model["path"])
     files = model_files(folder)
-    weights = [k for k in files if k.endswith(".safetensors")]
+    weights = [k for k in files if k.endswith((".safetensors", ".gguf"))]
     if not weights:
         raise ModelNotFoundError(f"The folder of '{model.get('name')}' holds no weights (.safetensors): {folder}",
                                  "Train the model again, or pick another.")
@@ -975,7 +989,7 @@ def card_preview(model_id: str, repo_id: str | None = None, kind: str = "adapter
     run = store.get_run(model.get("run_id")) if model.get("run_id") else None
     rid = repo_id if repo_id and not repo_id_problem(repo_id) else f"your-name/{_slug(model.get('name') or 'model')}"
     shown_kind = "adapter" if model.get("kind") == "adapter" and kind == "adapter" else (
-        "merged" if model.get("kind") in ("adapter", "merged") else "full")
+        "merged" if model.get("kind") in ("adapter", "merged") else "gguf" if model.get("kind") == "gguf" else "full")
     return str(build_card(model, run, rid, kind=shown_kind, license=base_license(model.get("base_model")),
                           image="loss_curve.png"))
 

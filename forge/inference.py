@@ -416,6 +416,14 @@ def _quantization(spec: ModelSpec, device: str):
     return q, f"Base loaded in {'4' if cfg.use_4bit else '8'}-bit, as in training."
 
 
+def _gguf_file(spec: ModelSpec) -> dict[str, str]:
+    """For a GGUF model: the file transformers' GGUF reader loads (its weights dequantized)."""
+    if spec.kind != "gguf":
+        return {}
+    files = sorted(spec.path.glob("*.gguf"))
+    return {"gguf_file": files[0].name} if files else {}
+
+
 def load_model(spec: ModelSpec, progress: Progress | None = None) -> InferenceModel:
     """Load a model (and its adapter) for generation."""
     import torch  # noqa: F401
@@ -430,7 +438,7 @@ def load_model(spec: ModelSpec, progress: Progress | None = None) -> InferenceMo
     say(0.1, f"Loading the tokenizer of {spec.label}…")
     try:
         tok_dir = spec.path if (spec.path / "tokenizer_config.json").is_file() else weights
-        tokenizer = AutoTokenizer.from_pretrained(tok_dir)
+        tokenizer = AutoTokenizer.from_pretrained(tok_dir, **_gguf_file(spec))
     except Exception as e:
         raise ModelNotFoundError(f"The tokenizer of '{spec.label}' cannot be loaded: {type(e).__name__}: {e}"[:400],
                                  "Check that the model folder is complete.") from None
@@ -440,7 +448,7 @@ def load_model(spec: ModelSpec, progress: Progress | None = None) -> InferenceMo
     if note:
         notes.append(note)
     say(0.25, f"Loading the weights of {Path(weights).name if base_path else spec.label} on {device.upper()}…")
-    kwargs: dict[str, Any] = {"dtype": dtype}
+    kwargs: dict[str, Any] = {"dtype": dtype, **_gguf_file(spec)}
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map={"": 0})
     try:
@@ -632,7 +640,6 @@ class GenerationStats:
 
 def _streamer_classes():
     from transformers import StoppingCriteria, TextIteratorStreamer
-    from transformers.generation.streamers import BaseStreamer
 
     class RowStreamer(TextIteratorStreamer):
         """A TextIteratorStreamer for one row of a batch, writing ``(row, text, ended)`` to a shared queue."""
@@ -643,41 +650,6 @@ def _streamer_classes():
 
         def on_finalized_text(self, text: str, stream_end: bool = False):
             self.out.put((self.row, text, stream_end))
-
-    class SplitStreamer(BaseStreamer):
-        """Hands each row of a batch to its own RowStreamer; a row ends at its end-of-sequence token."""
-
-        def __init__(self, rows: list, eos: set[int], stats: GenerationStats, offset: int):
-            self.rows, self.eos, self.stats, self.offset = rows, eos, stats, offset
-            self.done = [False] * len(rows)
-            self.prompt = True
-
-        def put(self, value):
-            value = value.cpu()
-            if self.prompt:  # the first call carries the prompt
-                self.prompt = False
-                for i, s in enumerate(self.rows):
-                    s.put(value[i:i + 1])
-                return
-            value = value.reshape(len(self.rows), -1)
-            for i, s in enumerate(self.rows):
-                if self.done[i]:
-                    continue
-                tokens = [t for t in value[i].tolist()]
-                if any(t in self.eos for t in tokens):
-                    self.done[i] = True
-                    s.end()
-                    continue
-                if self.stats.first_token is None:
-                    self.stats.first_token = time.perf_counter()
-                self.stats.tokens[self.offset + i] += len(tokens)
-                s.put(value[i])
-
-        def end(self):
-            for i, s in enumerate(self.rows):
-                if not self.done[i]:
-                    self.done[i] = True
-                    s.end()
 
     class EventStop(StoppingCriteria):
         """Ends generation as soon as one of the events is set."""
@@ -691,7 +663,46 @@ def _streamer_classes():
             stop = any(e.is_set() for e in self.events)
             return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
 
-    return RowStreamer, SplitStreamer, EventStop
+    return RowStreamer, EventStop
+
+
+class _SplitStreamer:
+    """A streamer (transformers' ``BaseStreamer`` interface: ``put``, ``end``) that hands each row of a
+    batch to its own RowStreamer; a row ends at its end-of-sequence token."""
+
+    def __init__(self, rows: list, eos: set[int], stats: GenerationStats, offset: int):
+        self.rows, self.eos, self.stats, self.offset = rows, eos, stats, offset
+        self.done = [False] * len(rows)
+        self.prompt = True
+
+    def put(self, value):
+        value = value.cpu()
+        if self.prompt:  # the first call carries the prompt
+            self.prompt = False
+            for i, s in enumerate(self.rows):
+                s.put(value[i:i + 1])
+            return
+        value = value.reshape(len(self.rows), -1)
+        for i, s in enumerate(self.rows):
+            if not self.done[i]:
+                self._put_row(i, s, value[i])
+
+    def _put_row(self, i: int, s, row) -> None:
+        tokens = row.tolist()
+        if any(t in self.eos for t in tokens):
+            self.done[i] = True
+            s.end()
+            return
+        if self.stats.first_token is None:
+            self.stats.first_token = time.perf_counter()
+        self.stats.tokens[self.offset + i] += len(tokens)
+        s.put(row)
+
+    def end(self):
+        for i, s in enumerate(self.rows):
+            if not self.done[i]:
+                self.done[i] = True
+                s.end()
 
 
 @dataclass
@@ -727,98 +738,131 @@ def _batch(m: InferenceModel, conversations: list[list[dict[str, str]]], max_new
     return {"input_ids": ids, "attention_mask": mask}
 
 
-def _stream_requests(requests: list[_Request], settings: GenerationSettings, stop: threading.Event | None,
-                     stats: GenerationStats, every: float = 0.0) -> Iterator[tuple[int, str]]:
-    """Run every request in its own thread; yield ``(row, text piece)`` as they come. ``every`` > 0:
-    pieces arriving within that many seconds of the last yield are joined (the first never waits)."""
-    import torch
-    from transformers import StoppingCriteriaList
+class _Workers:
+    """The generation threads of one streamed answer and what they share: the queue of text pieces,
+    the errors they met, and the events that stop them and say they have all ended."""
 
-    RowStreamer, SplitStreamer, EventStop = _streamer_classes()
-    out: queue.Queue = queue.Queue()
-    halt = threading.Event()  # set when the consumer leaves: the threads stop at the next token
-    errors: list[BaseException] = []
-    total = sum(r.rows for r in requests)
-    stats.tokens = [0] * total
-    finished, count_lock, running = threading.Event(), threading.Lock(), [len(requests)]  # set when all threads end
-    threads, offset = [], 0
-    for req in requests:
-        m = req.model
-        rows = [RowStreamer(m.tokenizer, offset + i, out) for i in range(req.rows)]
-        enc = {k: v.to(m.model.device) for k, v in _batch(m, req.conversations, settings.max_new_tokens).items()}
-        streamer = SplitStreamer(rows, m.eos_ids(), stats, offset)
-        kwargs = dict(**enc, streamer=streamer, stopping_criteria=StoppingCriteriaList([EventStop(stop, halt)]),
-                      pad_token_id=m.tokenizer.pad_token_id, **settings.generate_kwargs())
-        limit = getattr(m.model.config, "max_position_embeddings", None)
-        if limit:  # never past the model's context
-            kwargs["max_new_tokens"] = max(1, min(settings.max_new_tokens, limit - enc["input_ids"].shape[1]))
-        if req.adapter_names:
-            kwargs["adapter_names"] = req.adapter_names
+    def __init__(self, stop: threading.Event | None):
+        self.stop = stop
+        self.out: queue.Queue = queue.Queue()
+        self.halt = threading.Event()  # set when the consumer leaves: the threads stop at the next token
+        self.finished = threading.Event()  # set when all threads end
+        self.errors: list[BaseException] = []
+        self.threads: list[threading.Thread] = []
+        self._running = 0
+        self._lock = threading.Lock()
 
-        def work(m=m, kwargs=kwargs, streamer=streamer):
-            stopped = lambda: (stop is not None and stop.is_set()) or halt.is_set()  # noqa: E731
+    def stopped(self) -> bool:
+        return (self.stop is not None and self.stop.is_set()) or self.halt.is_set()
+
+    def add(self, m: InferenceModel, kwargs: dict[str, Any], streamer: _SplitStreamer) -> None:
+        self._running += 1
+        self.threads.append(threading.Thread(target=self._work, args=(m, kwargs, streamer), name="forge-generate",
+                                             daemon=True))
+
+    def _work(self, m: InferenceModel, kwargs: dict[str, Any], streamer: _SplitStreamer) -> None:
+        import torch
+
+        try:
+            while not m.lock.acquire(timeout=0.05):  # one generation at a time on a model
+                if self.stopped():  # a stop while waiting for another answer to finish
+                    return
             try:
-                while not m.lock.acquire(timeout=0.05):  # one generation at a time on a model
-                    if stopped():  # a stop while waiting for another answer to finish
-                        return
-                try:
-                    if not stopped():
-                        with torch.inference_mode():
-                            m.model.generate(**kwargs)
-                finally:
-                    m.lock.release()
-            except BaseException as e:  # noqa: BLE001 — reported to the consumer
-                errors.append(e)
-                log.exception("generation failed")
+                if not self.stopped():
+                    with torch.inference_mode():
+                        m.model.generate(**kwargs)
             finally:
-                streamer.end()
-                with count_lock:
-                    running[0] -= 1
-                    if running[0] == 0:
-                        finished.set()
+                m.lock.release()
+        except BaseException as e:  # noqa: BLE001 — reported to the consumer
+            self.errors.append(e)
+            log.exception("generation failed")
+        finally:
+            streamer.end()
+            with self._lock:
+                self._running -= 1
+                if self._running == 0:
+                    self.finished.set()
 
-        threads.append(threading.Thread(target=work, name="forge-generate", daemon=True))
-        offset += req.rows
-    def take(block: bool) -> list[tuple[int, str, bool]]:
-        items = [out.get()] if block else []
+    def take(self, block: bool) -> list[tuple[int, str, bool]]:
+        items = [self.out.get()] if block else []
         while True:
             try:
-                items.append(out.get_nowait())
+                items.append(self.out.get_nowait())
             except queue.Empty:
                 return items
 
-    ended, pending, last = 0, {}, 0.0
-    try:
-        for t in threads:
-            t.start()
+    def collect(self, total: int, every: float) -> Iterator[tuple[int, str]]:
+        """``(row, text piece)`` until all ``total`` rows have ended; ``every`` > 0 joins pieces (see
+        :func:`_stream_requests`)."""
+        ended, pending, last = 0, {}, 0.0
         while ended < total:
             if pending:  # (every > 0) wait until the next update is due or generation ends, not at every token
-                finished.wait(max(0.0, last + every - time.monotonic()))
-                items = take(False)
+                self.finished.wait(max(0.0, last + every - time.monotonic()))
+                items = self.take(False)
             else:
-                items = [out.get()] if every <= 0 else take(True)
+                items = [self.out.get()] if every <= 0 else self.take(True)
             for row, text, end in items:
                 if text:
                     pending[row] = pending.get(row, "") + text
                 ended += bool(end)
             if pending and (every <= 0 or time.monotonic() - last >= every or ended >= total):
-                for r, piece in pending.items():
-                    yield r, piece
+                yield from pending.items()
                 pending, last = {}, time.monotonic()
-        for t in threads:  # every row has ended: the threads are returning
+
+
+def _generate_kwargs(req: _Request, settings: GenerationSettings, streamer: _SplitStreamer,
+                     stopping) -> dict[str, Any]:
+    """``model.generate``'s arguments for one request: its batch, the streamer, the stop, the settings."""
+    m = req.model
+    enc = {k: v.to(m.model.device) for k, v in _batch(m, req.conversations, settings.max_new_tokens).items()}
+    kwargs = dict(**enc, streamer=streamer, stopping_criteria=stopping, pad_token_id=m.tokenizer.pad_token_id,
+                  **settings.generate_kwargs())
+    limit = getattr(m.model.config, "max_position_embeddings", None)
+    if limit:  # never past the model's context
+        kwargs["max_new_tokens"] = max(1, min(settings.max_new_tokens, limit - enc["input_ids"].shape[1]))
+    if req.adapter_names:
+        kwargs["adapter_names"] = req.adapter_names
+    return kwargs
+
+
+def _stream_requests(requests: list[_Request], settings: GenerationSettings, stop: threading.Event | None,
+                     stats: GenerationStats, every: float = 0.0) -> Iterator[tuple[int, str]]:
+    """Run every request in its own thread; yield ``(row, text piece)`` as they come. ``every`` > 0:
+    pieces arriving within that many seconds of the last yield are joined (the first never waits)."""
+    from transformers import StoppingCriteriaList
+
+    RowStreamer, EventStop = _streamer_classes()
+    workers = _Workers(stop)
+    total = sum(r.rows for r in requests)
+    stats.tokens = [0] * total
+    offset = 0
+    for req in requests:
+        rows = [RowStreamer(req.model.tokenizer, offset + i, workers.out) for i in range(req.rows)]
+        streamer = _SplitStreamer(rows, req.model.eos_ids(), stats, offset)
+        stopping = StoppingCriteriaList([EventStop(stop, workers.halt)])
+        workers.add(req.model, _generate_kwargs(req, settings, streamer, stopping), streamer)
+        offset += req.rows
+    try:
+        for t in workers.threads:
+            t.start()
+        yield from workers.collect(total, every)
+        for t in workers.threads:  # every row has ended: the threads are returning
             t.join()
     finally:
-        halt.set()
+        workers.halt.set()
         stats.finished = time.perf_counter()
         stats.stopped = bool(stop is not None and stop.is_set())
-    if errors:
-        e = errors[0]
-        if isinstance(e, ForgeError):
-            raise e
-        if "out of memory" in str(e).lower():
-            raise ForgeError("The model ran out of memory while answering.",
-                             "Lower max new tokens, shorten the conversation, or unload other models.") from None
-        raise ForgeError(f"Generation failed: {type(e).__name__}: {str(e)[:300]}") from None
+    if workers.errors:
+        raise _generation_error(workers.errors[0])
+
+
+def _generation_error(e: BaseException) -> ForgeError:
+    if isinstance(e, ForgeError):
+        return e
+    if "out of memory" in str(e).lower():
+        return ForgeError("The model ran out of memory while answering.",
+                          "Lower max new tokens, shorten the conversation, or unload other models.")
+    return ForgeError(f"Generation failed: {type(e).__name__}: {str(e)[:300]}")
 
 
 def _settings(settings: GenerationSettings | dict | None) -> GenerationSettings:

@@ -9,11 +9,15 @@ the Playground (answering or loading), uses the model.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import shutil
+import tempfile
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import BusyError, ConfigError, ModelNotFoundError
 from .runs import ACTIVE, RunStore, get_store
@@ -52,12 +56,59 @@ def human_size(n: int | None) -> str:
     return f"{size:.1f} TB"
 
 
+def slug(name: str) -> str:
+    """``name`` as a file name: letters, digits, '.', '_' and '-' (at most 60; "model" when nothing is left)."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", name or "").strip("-._")
+    return s[:60] or "model"
+
+
+def export_folder(model_id: str) -> Path:
+    """Where a model's archive is written: under the system's temporary folder, which the web
+    server may serve files from wherever the ModelForge home is."""
+    return Path(tempfile.gettempdir()) / "modelforge-exports" / slug(model_id)
+
+
+# ---- what is being done with a model's folder (merge, export): deleting waits for it --------------
+
+_busy: dict[str, str] = {}  # folder -> what is being done with it
+_busy_lock = threading.Lock()
+
+
+def in_progress(folder: str | Path) -> str | None:
+    """What a merge or export is doing with ``folder`` now (None when nothing)."""
+    folder = Path(folder).resolve()
+    with _busy_lock:
+        for f, what in _busy.items():
+            p = Path(f)
+            if p == folder or p.is_relative_to(folder):
+                return what
+    return None
+
+
+@contextlib.contextmanager
+def working(folder: Path, what: str) -> Iterator[None]:
+    """Mark ``folder`` as being ``what`` (merged, exported) while the block runs; BusyError when it
+    already is."""
+    key = str(folder.resolve())
+    with _busy_lock:
+        if key in _busy:
+            raise BusyError(f"This model is already being {_busy[key]}.", "Wait for that to finish.")
+        _busy[key] = what
+    try:
+        yield
+    finally:
+        with _busy_lock:
+            _busy.pop(key, None)
+
+
 def files_ok(rec: dict[str, Any]) -> bool:
     p = Path(rec.get("path") or "")
     if not p.is_dir():
         return False
     if rec.get("kind") == "adapter":
         return (p / "adapter_config.json").is_file()
+    if rec.get("kind") == "gguf":
+        return any(p.glob("*.gguf"))
     return (p / "config.json").is_file()
 
 
@@ -182,8 +233,6 @@ def users(model_id: str, store: RunStore | None = None, registry=None) -> list[s
         registry = get_registry()
     if registry.in_use(folder):
         reasons.append("the Playground is answering with it or loading it")
-    from .export import in_progress
-
     if (doing := in_progress(folder)):
         reasons.append(f"it is being {doing}")
     for other in store.list_models():
@@ -202,8 +251,6 @@ def deletion_targets(model_id: str, store: RunStore | None = None) -> list[tuple
     """What deleting a model removes: (folder, what it is, whether it is ModelForge's own to
     remove), existing folders only. The model's folder; for a run's own model, the run's
     checkpoints (copies of it on the way); its exported archives."""
-    from .export import export_folder
-
     store = store or get_store()
     rec = get_record(model_id, store)
     folder = Path(rec.get("path") or "")
@@ -249,5 +296,5 @@ def delete(model_id: str, store: RunStore | None = None, registry=None) -> dict[
     return out
 
 
-__all__ = ["delete", "detail", "files_ok", "folder_size", "get_record", "human_size", "list_models", "rename",
-           "summary", "users"]
+__all__ = ["delete", "detail", "export_folder", "files_ok", "folder_size", "get_record", "human_size", "in_progress",
+           "list_models", "rename", "slug", "summary", "users", "working"]

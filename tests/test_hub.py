@@ -234,6 +234,21 @@ def test_push_adapter_uploads_adapter_card_and_curve(fake_hub, trained):
     assert RunStore().get_model(model["id"])["hub_pushes"][-1]["repo_id"] == "alice/pirate-lora"
 
 
+def test_push_gguf_uploads_the_file_modelfile_and_a_gguf_card(fake_hub, trained):
+    from forge import gguf_export
+
+    run, model = trained
+    made = gguf_export.export_gguf(model["id"], "q4_0")
+    r = hub.push_model(made["id"], "alice/pirate-gguf", token=FAKE_TOKEN)
+    assert r["status"] == "pushed" and r["kind"] == "gguf"
+    up = fake_hub.uploads[-1]
+    assert {"hub-test.q4_0.gguf", "Modelfile", "README.md", "loss_curve.png"} <= set(up["files"])
+    card = _card(up)
+    assert card.data.library_name == "gguf" and {"gguf", "ollama"} <= set(card.data.tags)
+    assert "ollama run hf.co/alice/pirate-gguf" in card.text and "A GGUF file" in card.text
+    assert "from_pretrained" not in card.text
+
+
 def test_push_to_existing_repo_asks_before_overwriting(fake_hub, trained):
     _, model = trained
     fake_hub.repos.add(("model", "alice/taken"))

@@ -62,7 +62,7 @@ API = {
 }
 HEADERS = ["Name", "Kind", "Base model", "Task", "Strategy", "Created", "Size", "Train loss", "Eval loss", "Files",
            "Id"]
-KIND_LABELS = {"adapter": "LoRA adapter", "full": "full model", "merged": "merged model"}
+KIND_LABELS = {"adapter": "LoRA adapter", "full": "full model", "merged": "merged model", "gguf": "GGUF file"}
 
 
 def _friendly(e: BaseException) -> str:
@@ -381,7 +381,7 @@ def evaluate_section(ctx) -> None:
 
 # ---- the tab ---------------------------------------------------------------------------------
 
-def build(ctx) -> None:
+def build(ctx) -> None:  # noqa: C901 — page builder, split into panels in the redesign
     skip = gr.skip
     gr.Markdown("### Models\nEvery model your runs produced. Select one to see how it trained, rename it, try it in "
                 "the Playground, merge it into its base, download it, or delete it.")
@@ -410,6 +410,9 @@ def build(ctx) -> None:
         action_md = gr.Markdown("", elem_id="mf-model-action")
         download = gr.File(label="Download", visible=False, interactive=False, elem_id="mf-model-download")
         panels = [header] + [make(ctx, selected) for make in DETAIL_PANELS]
+        from .gguf_panel import panel as gguf_panel
+
+        panels.append(gguf_panel(ctx, selected, lambda: refresh(), [table, count_md]))
 
     panel_outputs = [c for p in panels for c in p.outputs]
     with gr.Group():
