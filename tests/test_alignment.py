@@ -330,6 +330,29 @@ def test_rlhf_two_phases_then_reuses_its_reward_model(tiny_config, tiny_model, t
     assert any("Reusing the reward model" in m for m in logs(again))
 
 
+def test_a_stop_in_the_reward_stage_ends_the_run_there(tiny_config, tmp_path):
+    """RLHF's reward stage runs under the Job's stop handling: a Stop during it ends the run as
+    stopped, without a policy stage."""
+    import time
+
+    path = write_jsonl(tmp_path / "pairs.jsonl", synthetic_pairs(80))
+    q = get_queue()
+    rec = q.submit(tiny_config(strategy="rlhf", dataset=path, max_samples=None, eval_split=0.0,
+                               per_device_train_batch_size=2, max_seq_length=64, reward_max_steps=400,
+                               max_steps=2, num_generations=2, max_completion_length=4))
+    deadline = time.time() + 300
+    while time.time() < deadline and not any(e.get("phase") == "reward" and e["kind"] == "metrics"
+                                             for e in read_all(rec["events_path"])):
+        time.sleep(0.2)
+    assert q.stop(rec["id"]) == "stopping"
+    done = q.wait(rec["id"], timeout=300)
+    assert done["status"] == "stopped", done.get("error")
+    events = read_all(done["events_path"])
+    assert [e["name"] for e in events if e["kind"] == "phase"] == ["reward"]
+    assert max(e.get("step", 0) for e in events if e["kind"] == "metrics") < 400
+    assert any("stopped in its reward stage" in (e.get("message") or "") for e in events)
+
+
 def test_rlhf_on_prompts_needs_a_reward_model(tiny_config):
     rec = run(tiny_config(strategy="rlhf", dataset="sample:math_prompts", task="prompt"))
     assert rec["status"] == "failed" and "reward_model" in rec["error"]

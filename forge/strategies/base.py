@@ -36,6 +36,7 @@ class TrainContext:
     callbacks_for: Callable[[str], list[Any]] = lambda phase: []
     run_dir: Path | None = None  # the run's folder, where a strategy saves extra artefacts
     sandbox: bool = False  # paths in the config come from the page or the API: check them
+    resuming: bool = False  # the run continues from a checkpoint of its last stage
 
     def start_phase(self, name: str, index: int, total: int, message: str = "") -> list[Any]:
         """Announce stage ``index`` (0-based) of ``total`` and return the callbacks that tag its metrics."""
@@ -43,6 +44,18 @@ class TrainContext:
         if message:
             self.log(message)
         return self.callbacks_for(name)
+
+
+@dataclass
+class Stage:
+    """A training stage that runs before the strategy's main trainer (e.g. RLHF's reward model).
+    The Job runs each under its own stop, error and event handling: ``run(ctx, callbacks)`` trains
+    with the phase-tagged ``callbacks`` (which honour Stop) and leaves what later stages need in
+    ``ctx.extras``. The main trainer is the last phase."""
+
+    name: str  # the phase its metrics are tagged with
+    run: Callable[[TrainContext, list[Any]], None]
+    message: str = ""  # what the run's log says as it starts
 
 
 @runtime_checkable
@@ -77,6 +90,15 @@ class Strategy:
 
     def prepare_config(self, config: RunConfig) -> RunConfig:
         return config
+
+    def stages(self, ctx: TrainContext) -> list[Stage]:
+        """Stages to run before ``build_trainer`` (none for a one-stage strategy)."""
+        return []
+
+    def plotted_phases(self, config: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+        """The phases a run with ``config`` goes through and the metrics each one plots, so a page can
+        draw every series from the start ("" names the only phase of a one-stage strategy)."""
+        return {"": tuple(self.metric_keys)}
 
 
 def estimated_steps(config: RunConfig, n_examples: int) -> int:

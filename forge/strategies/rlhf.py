@@ -8,9 +8,10 @@ in the run folder (``reward_model/``). Stage 2 (phase ``policy``): TRL's RLOOTra
 answers that beat the others in their group (REINFORCE leave-one-out, with a KL pull ``beta``
 towards the base model).
 
-The Job calls ``build_trainer`` once and ``train()`` once: stage 1 runs inside ``build_trainer``
-(with its own phase-tagged callbacks) and the stage-2 trainer is returned. With
-``reward_model`` set, stage 1 is skipped and that saved reward model is used.
+Stage 1 is a :class:`~forge.strategies.base.Stage`, so the Job runs it under its stop, error and
+event handling like any training; ``build_trainer`` then returns the stage-2 trainer. With
+``reward_model`` set, stage 1 is skipped and that saved reward model is used; a resumed run reuses
+the reward model its first attempt saved.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from ..config import RunConfig
 from ..data import preference_dataset, prompt_dataset
 from ..errors import ConfigError
-from .base import Strategy, TrainContext, fit_prompts, given, lora_config, trainer_inputs, training_kwargs
+from .base import Stage, Strategy, TrainContext, fit_prompts, given, lora_config, trainer_inputs, training_kwargs
 from .grpo import generation_settings
 
 REWARD_DIR = "reward_model"
@@ -83,6 +84,12 @@ class RLHFStrategy(Strategy):
     settings = ("reward_model", "reward_num_train_epochs", "reward_max_steps", "reward_learning_rate",
                 "num_generations", "max_completion_length", "temperature", "beta", "max_prompt_length")
 
+    def plotted_phases(self, config: dict) -> dict[str, tuple[str, ...]]:
+        phases = dict(self.phase_metric_keys)
+        if config.get("reward_model"):
+            phases.pop("reward")  # a saved reward model is reused: no reward phase
+        return phases
+
     def prepare_config(self, config: RunConfig) -> RunConfig:
         if config.reward_model:
             resolve_reward_model(config.reward_model)  # a wrong reference fails before any model loads
@@ -141,26 +148,44 @@ class RLHFStrategy(Strategy):
         gc.collect()
         return _frozen(reward), out
 
+    def _saved_reward(self, ctx: TrainContext) -> Path | None:
+        """The reward model to reuse: the one set in the config, or the one a resumed run saved."""
+        if ctx.config.reward_model:
+            return resolve_reward_model(ctx.config.reward_model, sandbox=ctx.sandbox)
+        own = (ctx.run_dir or ctx.output_dir.parent) / REWARD_DIR
+        return own if ctx.resuming and (own / "adapter_config.json").is_file() else None
+
+    def stages(self, ctx: TrainContext) -> list[Stage]:
+        if ctx.task == "prompt" and not ctx.config.reward_model:
+            raise ConfigError("reward_model: RLHF on prompts alone needs a saved reward model.",
+                              "Set reward_model to a finished RLHF run, or train on preference pairs.")
+        if self._saved_reward(ctx) is not None:
+            return []
+        return [Stage("reward", self._reward_stage, f"Stage 1 of 2: training the reward model on "
+                                                   f"{len(ctx.train_rows)} preference pairs.")]
+
+    def _reward_stage(self, ctx: TrainContext, callbacks: list) -> None:
+        ctx.extras["reward"] = self.train_reward_model(ctx, callbacks)
+
     # ---- stage 2 -------------------------------------------------------------------------------
     def build_trainer(self, ctx: TrainContext):
         from trl import RLOOConfig, RLOOTrainer
 
         c = ctx.config
-        if ctx.task == "prompt" and not c.reward_model:
-            raise ConfigError("reward_model: RLHF on prompts alone needs a saved reward model.",
-                              "Set reward_model to a finished RLHF run, or train on preference pairs.")
-        if c.reward_model:
-            path = resolve_reward_model(c.reward_model, sandbox=ctx.sandbox)
+        if "reward" in ctx.extras:  # trained by this run's first stage
+            reward, path = ctx.extras.pop("reward")
+            reward_tokenizer, total = ctx.tokenizer, 2
+        else:
+            path = self._saved_reward(ctx)
+            if path is None:  # build_trainer called without its stage: train the reward model first
+                for stage in self.stages(ctx):
+                    stage.run(ctx, ctx.start_phase(stage.name, 0, 2, stage.message))
+                return self.build_trainer(ctx)
             ctx.log(f"Reusing the reward model in {path}.")
             reward, total = load_reward_model(path, c), 1
             from transformers import AutoTokenizer
 
             reward_tokenizer = AutoTokenizer.from_pretrained(path)
-        else:
-            callbacks = ctx.start_phase("reward", 0, 2, f"Stage 1 of 2: training the reward model on "
-                                                        f"{len(ctx.train_rows)} preference pairs.")
-            reward, path = self.train_reward_model(ctx, callbacks)
-            reward_tokenizer, total = ctx.tokenizer, 2
         ctx.extras.setdefault("artifacts", {})["reward_model"] = str(path)
 
         train = prompt_dataset(fit_prompts(ctx, ctx.train_rows), ctx.task)

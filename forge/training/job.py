@@ -141,8 +141,10 @@ class Job:
             if self.stop_event.is_set():
                 raise _Stopped()
             return self._train(trainer, loaded, ctx)
-        except _Stopped:
-            self._status("stopped", "Run stopped before training began.", finished=time.time())
+        except _Stopped as stopped:
+            stage = stopped.args[0] if stopped.args else None
+            self._status("stopped", f"Run stopped in its {stage} stage, before the main training." if stage
+                         else "Run stopped before training began.", finished=time.time())
             self.events.emit("result", status="stopped", metrics={}, output_dir=None, error=None)
             return "stopped"
         except BaseException as e:  # noqa: BLE001 — every failure must reach the record
@@ -259,17 +261,29 @@ class Job:
                            callbacks=[self._callback("train")], hardware=hw,
                            peft_applied=loaded.peft_applied, log=self.log, emit=self.events.emit,
                            model_path=str(resolved.path), run_dir=self.dir, sandbox=self.sandbox,
-                           callbacks_for=lambda phase: [self._callback(phase)])
+                           callbacks_for=lambda phase: [self._callback(phase)], resuming=self.resume_from is not None)
         self._base_loader = lambda: provider.load(resolved, config).model
         if config.eval_generate_every and eval_rows:
             from ..evaluation import generation_callback
 
             ctx.callbacks.append(generation_callback(ctx, config.eval_generate_every))
+        self._stages(strategy, ctx)
         trainer = strategy.build_trainer(ctx)
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)  # the event log replaces its prints
         return trainer, loaded, ctx
+
+    def _stages(self, strategy, ctx) -> None:
+        """The strategy's stages before its main trainer (RLHF's reward model), each announced as a
+        phase, its metrics tagged with it; a Stop during one ends the run there."""
+        stages = strategy.stages(ctx)
+        for i, stage in enumerate(stages):
+            if self.stop_event.is_set():
+                raise _Stopped()
+            stage.run(ctx, ctx.start_phase(stage.name, i, len(stages) + 1, stage.message))
+        if self.stop_event.is_set():
+            raise _Stopped(stages[-1].name if stages else None)
 
     def _evaluation_plan(self, config: RunConfig, eval_rows: list[dict]) -> list[dict]:
         """The held-out rows the evaluation reads (at most ``eval_max_rows``), and its budget."""

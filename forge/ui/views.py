@@ -1120,10 +1120,8 @@ def expected_series(rec: dict[str, Any], strategy: str) -> dict[str, tuple[str, 
 
     config = rec.get("config") or {}
     evals = bool(config.get("eval_split", RunConfig.model_fields["eval_split"].default))
-    phase_keys = dict(getattr(STRATEGIES.get(strategy), "phase_metric_keys", None) or {})
-    if strategy == "rlhf" and config.get("reward_model"):
-        phase_keys.pop("reward", None)  # a saved reward model is reused: no reward phase
-    phases = phase_keys or {"": strategy_metric_keys(strategy)}
+    cls = STRATEGIES.get(strategy)
+    phases = cls().plotted_phases(config) if cls else {"": ()}
     out: dict[str, list[str]] = {"loss": [], "lr": [], "strategy": []}
     for phase, keys in phases.items():
         prefix = f"{phase} " if phase else ""
