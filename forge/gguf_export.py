@@ -7,9 +7,10 @@ template, so a GGUF chat answers in the model's own format. Types:
 
 * ``f16``  16-bit floats: the reference, answers as the source model's;
 * ``q8_0`` 8-bit blocks (llama.cpp's converter type);
-* ``q4_0`` 4-bit blocks, quantized with the ``gguf`` library's own ``Q4_0`` code; the token
-  embedding (also the output layer when tied) stays ``q8_0``, as llama.cpp's quantizer keeps its
-  output layer at a higher precision.
+* ``q4_0`` 4-bit blocks, quantized with the ``gguf`` library's own ``Q4_0`` code. As llama.cpp's
+  quantizer does for its 4-bit "medium" type, some weights keep more bits: the token embedding (also
+  the output layer when tied) and, in llama.cpp's choice of layers, the attention value and FFN down
+  projections, here in ``q8_0`` (the ``gguf`` library has no ``q6_k`` quantizer).
 
 A LoRA adapter is merged into its base first (in a temporary folder). The result is a model record
 of kind ``gguf``: a folder holding the ``.gguf`` file and an Ollama ``Modelfile``. The file is
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import struct
 import threading
@@ -110,15 +112,30 @@ def _tensor_shapes(folder: Path) -> dict[str, list[int]]:
     return shapes
 
 
+def more_bits_layer(layer: int, n_layers: int) -> bool:
+    """llama.cpp's rule for the layers whose attention value and FFN down projections get more bits
+    in a 4-bit file: the first and last eighths, and every third layer between."""
+    return layer < n_layers // 8 or layer >= 7 * n_layers // 8 or (layer - n_layers // 8) % 3 == 2
+
+
+def _eight_bit_in_q4(name: str, n_layers: int) -> bool:
+    """Whether a Hugging Face weight stays q8_0 in a q4_0 file (as :func:`_model_class` writes it)."""
+    if "embed_tokens" in name or "lm_head" in name:
+        return True
+    layer = re.search(r"layers\.(\d+)\.", name)
+    return bool(layer) and ("v_proj" in name or "down_proj" in name) and more_bits_layer(int(layer[1]), n_layers)
+
+
 def _file_bytes(shapes: dict[str, list[int]], quant: str) -> int:
-    """A type's file size: 1-D weights stay 32-bit floats; in q4_0 the token embedding and the output
-    layer are q8_0 (as :func:`_model_class` writes them)."""
+    """A type's file size: 1-D weights stay 32-bit floats; q4_0 keeps some weights in q8_0."""
     total = 2_000_000  # the vocabulary, the chat template and the other metadata
+    layers = {int(m[1]) for m in (re.search(r"layers\.(\d+)\.", n) for n in shapes) if m}
+    n_layers = max(layers) + 1 if layers else 0
     for name, shape in shapes.items():
         count = 1
         for d in shape:
             count *= d
-        big = quant == "q4_0" and ("embed_tokens" in name or "lm_head" in name)
+        big = quant == "q4_0" and _eight_bit_in_q4(name, n_layers)
         total += int(count * (4.0 if len(shape) < 2 else TYPES["q8_0"] if big else TYPES[quant]))
     return total
 
@@ -168,17 +185,25 @@ def _model_class(folder: Path, quant: str):
         ftype = gguf.LlamaFileType.MOSTLY_F16 if quant == "f16" else gguf.LlamaFileType.MOSTLY_Q8_0
         return cls, ftype
 
-    class FourBit(cls):  # every 2-D weight in Q4_0, the token embedding / output in Q8_0
+    class FourBit(cls):  # 2-D weights in Q4_0; in Q8_0 the ones llama.cpp's quantizer gives more bits
         model_arch = cls.model_arch
 
         def tensor_force_quant(self, name, new_name, bid, n_dims):
             forced = super().tensor_force_quant(name, new_name, bid, n_dims)
             if forced is not False or n_dims < 2:
                 return forced
-            keep = (gguf.MODEL_TENSOR.TOKEN_EMBD, gguf.MODEL_TENSOR.OUTPUT)
-            if any(self.match_model_tensor_name(new_name, k, bid) for k in keep):
-                return gguf.GGMLQuantizationType.Q8_0
-            return gguf.GGMLQuantizationType.Q4_0
+            return gguf.GGMLQuantizationType.Q8_0 if self._more_bits(new_name, bid) else gguf.GGMLQuantizationType.Q4_0
+
+        def _more_bits(self, new_name: str, bid: int | None) -> bool:
+            """The token embedding and output layer, and (as llama.cpp's Q4_K_M does) the attention value
+            and FFN down projections of the first and last eighths of the layers and every third between."""
+            if any(self.match_model_tensor_name(new_name, k, bid) for k in (gguf.MODEL_TENSOR.TOKEN_EMBD,
+                                                                          gguf.MODEL_TENSOR.OUTPUT)):
+                return True
+            if bid is None or not any(self.match_model_tensor_name(new_name, k, bid)
+                                      for k in (gguf.MODEL_TENSOR.ATTN_V, gguf.MODEL_TENSOR.FFN_DOWN)):
+                return False
+            return more_bits_layer(bid, self.block_count)
 
     return FourBit, gguf.LlamaFileType.MOSTLY_Q4_0
 

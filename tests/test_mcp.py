@@ -13,8 +13,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from ui_server import running_app, wait_idle
 
-TOOLS = {"list_models", "list_datasets", "validate_dataset", "start_run", "follow_run", "list_runs", "stop_run",
-         "resume_run", "evaluate_model", "chat", "compare_with_base", "merge_adapter", "export_model"}
+TOOLS = {"list_models", "list_datasets", "list_strategies", "validate_dataset", "start_run", "follow_run",
+         "list_runs", "stop_run", "resume_run", "evaluate_model", "chat", "compare_with_base", "merge_adapter", "export_model"}
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,18 @@ from typing import Any
 
 from ..errors import DataError
 from .reader import EXTENSIONS, MAX_PROBLEMS, Problem, Row, excerpt, read_file, read_hub
-from .tasks import (DETECTION_ORDER, TASK_SPECS, detect_task, map_columns, normalize_row,
-                    prompt_completion_pairs, prompt_messages, reference_answer, reference_answers, validate_row)
+from .tasks import (
+    DETECTION_ORDER,
+    TASK_SPECS,
+    detect_task,
+    map_columns,
+    normalize_row,
+    prompt_completion_pairs,
+    prompt_messages,
+    reference_answer,
+    reference_answers,
+    validate_row,
+)
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
 MIN_ROWS = 4
@@ -291,8 +301,7 @@ def sft_dataset(rows: list[dict], task: str):
     return datasets.Dataset.from_list(examples)
 
 
-from .formats import (ALIGNMENT_TASKS, clip_prompts, preference_dataset, prompt_dataset,  # noqa: E402
-                      unpaired_dataset)
+from .formats import ALIGNMENT_TASKS, clip_prompts, preference_dataset, prompt_dataset, unpaired_dataset  # noqa: E402
 
 __all__ = ["ALIGNMENT_TASKS", "Dataset", "Problem", "SAMPLES_DIR", "TASK_SPECS", "clip_prompts", "excerpt", "load",
            "preference_dataset", "prompt_dataset", "prompt_messages", "reference_answer", "reference_answers",

@@ -202,7 +202,7 @@ class Job:
 
     def _prepare(self):
         from .. import catalog, data
-        from ..hardware import detect, estimate_run_disk, estimate_run_memory, profile_defaults, ModelShape
+        from ..hardware import ModelShape, detect, estimate_run_disk, estimate_run_memory, profile_defaults
         from ..providers import choose_provider
         from ..strategies import TrainContext, get_strategy
         hw = detect()

@@ -21,8 +21,16 @@ import gradio as gr
 from ..config import EMBEDDED_MODEL, RunConfig, Scheduler
 from ..errors import ForgeError
 from . import views
-from .widgets import (LOSS_COLORS, LR_COLORS, SOURCES, dataset_ref, friendly_error, series_names, series_plot,
-                      source_visibility)
+from .widgets import (
+    LOSS_COLORS,
+    LR_COLORS,
+    SOURCES,
+    dataset_ref,
+    friendly_error,
+    series_names,
+    series_plot,
+    source_visibility,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,8 @@ API = {
               "random state restored), or train a finished run further with a larger max_steps or "
               "num_train_epochs. Returns the run's record; follow it with /follow_run. Example: "
               '{"run_id": "20260101-120000-ab12", "max_steps": 60}.',
+    "strategies": "The training strategies (the `strategy` setting of a run config): name, label, description, the "
+                  "dataset tasks each trains on, its own settings, and whether this machine can run it (and why not).",
     "runs": "All runs, newest first: id, name, model, dataset, task, strategy, status, duration, final loss and "
             "eval loss, the model folder it saved, and the error of a failed run.",
     "run": "One run: its record, config, final metrics and metric history (loss, eval_loss, learning_rate).",
@@ -124,6 +134,11 @@ def _storage_frame(rows: list[dict]):
     import pandas as pd
 
     return pd.DataFrame([(r["what"], r["name"], r["size"]) for r in rows], columns=["What", "Name", "Size"])
+
+
+def strategies_api() -> list[dict]:
+    """The strategies with their tasks, settings and availability on this machine."""
+    return [{**o, "settings": list(views.strategy_settings(o["name"]))} for o in views.strategy_options(views.hardware())]
 
 
 def build(ctx) -> None:  # noqa: C901 — page builder, split into panels in the redesign
@@ -1085,4 +1100,5 @@ def build(ctx) -> None:  # noqa: C901 — page builder, split into panels in the
     gr.api(delete_export_api, api_name="delete_export", api_description=API["delete_export"],
            concurrency_limit=None)
     gr.api(runs, api_name="runs", api_description=API["runs"], concurrency_limit=None)
+    gr.api(strategies_api, api_name="strategies", api_description=API["strategies"], concurrency_limit=None)
     gr.api(run, api_name="run", api_description=API["run"], concurrency_limit=None)

@@ -35,6 +35,7 @@ LOG_TAIL = 8
 TOOLS = {
     "list_models": "models",
     "list_datasets": "list_datasets",
+    "list_strategies": "strategies",
     "validate_dataset": "validate_dataset",
     "start_run": "start_run",
     "follow_run": "follow_run",

@@ -710,7 +710,7 @@ def _model_config(ref: str) -> dict[str, Any] | None:
 def memory_estimate(values: dict[str, Any], hw=None) -> tuple[str, bool]:
     """Markdown of the peak-memory estimate for the form's model and settings, and whether it
     carries a warning (the run will likely not fit)."""
-    from ..hardware import ModelShape, estimate_memory
+    from ..hardware import ModelShape
 
     hw = hw or hardware()
     ref = (values.get("model_name") or "").strip()
