@@ -14,9 +14,11 @@ test:
 
 # The unit-level tests only (no server, browser, worker process or training run): a few minutes.
 test-fast:
+	bash scripts/setup.sh --test
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n 2 -m "not slow and not browser and not integration" $(PYTEST_ARGS)
 
 lint:
+	bash scripts/setup.sh --test
 	$(PY) -m ruff check forge app.py tests bench scripts
 
 setup:
@@ -27,3 +29,4 @@ bench:
 	$(PY) bench/launcher.py
 	$(PY) bench/first_loss.py
 	$(PY) bench/serve.py
+	$(PY) bench/export.py

@@ -105,8 +105,10 @@ def through_api(url: str, ref: str, tokens: int) -> dict:
     return {"seconds": t1 - t0, "ttft": (first or t1) - t0, "text": text, "updates": updates}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def setup(doc: str):
+    """The options a serving benchmark takes, a fresh offline home, the torch threads; returns
+    ``(options, torch, model reference, its ModelSpec)`` (bench/serve.py uses it too)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--model", default="embedded", help="embedded (SmolLM2-135M), tiny, or a model folder")
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
@@ -121,10 +123,16 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     from forge import inference
-    from ui_server import running_app
 
     ref = model_ref(a.model)
-    spec = inference.resolve_spec(ref)
+    return a, torch, ref, inference.resolve_spec(ref)
+
+
+def main() -> None:
+    from forge import inference
+    from ui_server import running_app
+
+    a, torch, ref, spec = setup(__doc__)
     with running_app() as url:
         t = time.perf_counter()
         through_api(url, ref, 4)  # loads the model into the app's registry

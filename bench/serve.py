@@ -16,11 +16,8 @@ repeats is kept. Printed as ratios:
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from generate import PROMPT, model_ref, plain  # noqa: E402  (the plain side, as bench/generate.py measures it)
+from generate import PROMPT, plain, setup  # noqa: E402  (the plain side, as bench/generate.py measures it)
 
 
 def through_openai(client, ref: str, tokens: int) -> dict:
@@ -88,25 +85,9 @@ def report(runs: dict, device: str) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="embedded", help="embedded (SmolLM2-135M), tiny, or a model folder")
-    ap.add_argument("--tokens", type=int, default=128)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    a = ap.parse_args()
-    os.environ.setdefault("MODELFORGE_HOME", tempfile.mkdtemp(prefix="forge-bench-"))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if a.threads:  # before torch loads: the setting then holds in every thread, the app's included
-        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(a.threads)
-    import torch
-
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    from forge import inference
     from ui_server import running_app
 
-    ref = model_ref(a.model)
-    spec = inference.resolve_spec(ref)
+    a, torch, ref, spec = setup(__doc__)
     with running_app() as url:
         runs, m = measure(url, ref, spec, a.tokens, a.repeats)
     print(f"torch threads {torch.get_num_threads()}")
