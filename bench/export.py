@@ -119,7 +119,7 @@ def main() -> None:
         same = sum(int(a == b) for a, b in zip(got, ref))
         agree = agreement(back, tok, convs, ref)
         cpp = llama_cpp_answers(path, tok, convs, args.tokens)
-        cpp_txt = "not installed" if cpp is None else f"{sum(int(a == b) for a, b in zip(cpp, ref))}/{len(ref)}"
+        cpp_txt = "-" if cpp is None else f"{sum(int(a == b) for a, b in zip(cpp, ref))}/{len(ref)}"
         rows.append((quant, size, seconds, same, agree, cpp_txt))
         del back
     print(f"\n{'type':6} {'size':>10} {'vs f16':>7} {'export s':>9} {'greedy identical':>17} "
@@ -127,6 +127,11 @@ def main() -> None:
     for quant, size, seconds, same, agree, cpp_txt in rows:
         print(f"{quant:6} {human_size(size):>10} {size / f16_size:>6.2f}x {seconds:>9.1f} "
               f"{f'{same}/{len(ref)}':>17} {agree:>16.1%} {cpp_txt:>17}")
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        print("\nllama.cpp greedy: llama.cpp's Python bindings are not installed (an optional extra that "
+              "compiles llama.cpp: pip install llama-cpp-python, with a C/C++ compiler)")
     goals = {"f16": ("greedy identical", rows[0][3] == len(ref)), "q8_0": ("agree >= 95 %", rows[1][4] >= 0.95),
              "q4_0": ("agree >= 80 %", rows[2][4] >= 0.80)}
     print("\ngoals: " + ", ".join(f"{q} {what}: {'met' if ok else 'NOT met'}" for q, (what, ok) in goals.items()))

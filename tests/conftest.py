@@ -14,6 +14,10 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("MODELFORGE_DISABLE_TENSORBOARD", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One torch thread per process (the workers inherit it): the tiny model trains faster so, and the
+# suite's parallel test processes and their run workers do not fight over the cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 # The embedded model's converted copy is shared by every test run on this machine (it takes
 # about 20 s to convert), kept outside the per-run home.
 _SHARED = Path(os.environ.get("MODELFORGE_TEST_CACHE", Path(tempfile.gettempdir()) / "forge-test-cache"))

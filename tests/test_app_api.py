@@ -130,9 +130,10 @@ def test_upload_dataset(client, tmp_path, home):
 def test_paths_outside_the_sandbox_are_refused(client, tiny_config, home, tmp_path, monkeypatch):
     outside = tmp_path / "secret.jsonl"
     outside.write_text(json.dumps({"input": "password", "output": "hunter2"}) + "\n", encoding="utf-8")
-    link = home / "datasets" / "link.jsonl"
+    link = home / "datasets" / "api-link.jsonl"  # test_data makes its own link.jsonl in the same home
+    link.unlink(missing_ok=True)
     link.symlink_to(outside)
-    for ref in ("/etc/passwd", "../../../../etc/passwd", str(outside), "link.jsonl", str(link),
+    for ref in ("/etc/passwd", "../../../../etc/passwd", str(outside), link.name, str(link),
                 str(home / "datasets" / ".." / ".." / outside.name)):
         result = client.predict(ref, "", None, api_name="/validate_dataset")
         assert result["ok"] is False and "outside the folders this server may read" in result["error"], ref

@@ -96,7 +96,8 @@ def test_real_smollm2_finetunes_offline(embedded_path, tmp_path):
     cfg = tmp_path / "smol.yaml"
     cfg.write_text((ROOT / "examples" / "pirate_lora.yaml").read_text())
     r = forge("train", str(cfg), "--set", "max_steps=8", "--set", "max_seq_length=128",
-              "--set", "learning_rate=0.001", "--set", "eval_split=0.05", "--set", "eval_samples=3", "--set", "eval_max_new_tokens=24", "--set", "eval_budget=1",
+              "--set", "learning_rate=0.001", "--set", "eval_split=0.05", "--set", "eval_samples=2", "--set", "eval_max_new_tokens=16",
+              "--set", "eval_budget=1",
               "--set", "run_name=smol-slow", timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     from forge.runs import get_store
@@ -108,5 +109,5 @@ def test_real_smollm2_finetunes_offline(embedded_path, tmp_path):
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, losses
     assert (Path(rec["output_dir"]) / "adapter_model.safetensors").is_file()
     samples = rec["evaluation"]["samples"]
-    assert len(samples) == 3 and all(s["before"] and s["after"] for s in samples)
+    assert len(samples) == 2 and all(s["before"] and s["after"] for s in samples)
     assert [s["before"] for s in samples] != [s["after"] for s in samples]
