@@ -456,15 +456,15 @@ def finalize(store: RunStore, rec: dict[str, Any], code: int | None, why: str | 
         status, message = "failed", (f"Its training process exited with code {code} before it finished"
                                      + (f": {cause}" if cause else "")
                                      + f" (its output is in {folder / 'worker.log'}). {last}")
-    store.update_run(rec["id"], status=status, error=None if status in ("stopped", "completed") else message,
-                     finished=time.time())
-    try:
+    try:  # the log first: whoever sees the record's end finds its result event already written
         events = EventLog(folder / "events.jsonl")
         events.emit("status", status=status, message=message)
         events.emit("result", status=status, metrics={}, output_dir=None,
                     error=None if status in ("stopped", "completed") else message)
-    except OSError:  # a full disk: the store above already holds the truth
+    except OSError:  # a full disk: the store below still holds the truth
         pass
+    store.update_run(rec["id"], status=status, error=None if status in ("stopped", "completed") else message,
+                     finished=time.time())
     return status
 
 
