@@ -141,6 +141,26 @@ def _free_memory() -> None:
 
 # ---- zip -------------------------------------------------------------------------------------
 
+def grow_watched(work: Callable[[], Any], path: Path, report: Callable[[int], None], poll: float = 0.5) -> None:
+    """Run ``work`` (which writes ``path``) in a thread, calling ``report(bytes written so far)`` every
+    ``poll`` seconds; its error is raised here, in the caller's thread."""
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            work()
+        except BaseException as e:  # noqa: BLE001 — raised below
+            errors.append(e)
+
+    t = threading.Thread(target=run, name="forge-export", daemon=True)
+    t.start()
+    while t.is_alive():
+        t.join(poll)
+        report(path.stat().st_size if path.exists() else 0)
+    if errors:
+        raise errors[0]
+
+
 def _newest_mtime(folder: Path) -> float:
     newest = folder.stat().st_mtime
     for root, _dirs, files in os.walk(folder):
@@ -170,28 +190,18 @@ def archive(model_id: str, *, progress: Progress | None = None, store: RunStore 
             old.unlink(missing_ok=True)
         total = max(1, folder_size(folder) or 1)
         partial = dest_dir / f".partial-{uuid.uuid4().hex[:8]}"
-        errors: list[BaseException] = []
-
-        def work():
-            try:
-                shutil.make_archive(str(partial), "zip", root_dir=folder)
-            except BaseException as e:  # noqa: BLE001 — reported below
-                errors.append(e)
-
-        t = threading.Thread(target=work, name="forge-export", daemon=True)
-        t.start()
         say(0.0, f"Zipping {human_size(total)}…")
         zip_path = Path(str(partial) + ".zip")
-        while t.is_alive():
-            t.join(poll)
-            done = zip_path.stat().st_size if zip_path.exists() else 0
-            say(min(0.99, done / total), f"Zipping… {human_size(done)} written ({human_size(total)} of files)")
-        if errors:
+        try:
+            grow_watched(lambda: shutil.make_archive(str(partial), "zip", root_dir=folder), zip_path,
+                         lambda done: say(min(0.99, done / total),
+                                          f"Zipping… {human_size(done)} written ({human_size(total)} of files)"), poll)
+        except BaseException:
             zip_path.unlink(missing_ok=True)
-            raise errors[0]
+            raise
         os.replace(zip_path, target)
     say(1.0, f"Ready: {target.name} ({human_size(target.stat().st_size)}).")
     return target
 
 
-__all__ = ["QLORA_NOTE", "archive", "export_folder", "in_progress", "merge", "slug"]
+__all__ = ["QLORA_NOTE", "archive", "export_folder", "grow_watched", "in_progress", "merge", "slug"]

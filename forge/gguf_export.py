@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import struct
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -234,25 +233,14 @@ def convert(folder: Path, out_file: Path, quant: str, name: str) -> None:
 
 def _in_thread(work: Callable[[], None], watch: Path, total: int, say: Progress, start: float, span: float) -> None:
     """Run ``work`` in a thread, reporting the growth of ``watch`` against ``total`` bytes."""
+    from .export import grow_watched
     from .models import human_size
 
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            work()
-        except BaseException as e:  # noqa: BLE001 — raised below, in the caller's thread
-            errors.append(e)
-
-    t = threading.Thread(target=run, name="forge-gguf", daemon=True)
-    t.start()
-    while t.is_alive():
-        t.join(0.5)
-        done = watch.stat().st_size if watch.exists() else 0
+    def report(done: int) -> None:
         word = "Writing" if done else "Reading the weights"
         say(start + span * min(0.99, done / max(1, total)), f"{word}… {human_size(done)} of about {human_size(total)}")
-    if errors:
-        raise errors[0]
+
+    grow_watched(work, watch, report)
 
 
 # ---- the Ollama Modelfile ----------------------------------------------------------------------
