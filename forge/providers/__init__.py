@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from ..catalog import ResolvedModel
-from ..config import RunConfig
+from typing import TYPE_CHECKING
+
 from ..errors import ConfigError, UnavailableError
 from .base import LoadedModel, ModelProvider
 from .huggingface import HuggingFaceProvider
 from .unsloth import UnslothProvider
+
+if TYPE_CHECKING:  # annotations only: the config imports the providers (to check `provider`), not the reverse
+    from ..catalog import ResolvedModel
+    from ..config import RunConfig
+
 
 PROVIDERS: dict[str, type] = {
     "unsloth": UnslothProvider,

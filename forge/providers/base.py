@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..catalog import ResolvedModel
-from ..config import RunConfig
+if TYPE_CHECKING:  # annotations only: the config imports the providers (to check `provider`), not the reverse
+    from ..catalog import ResolvedModel
+    from ..config import RunConfig
 
 
 @dataclass

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import TYPE_CHECKING
 
-from ..catalog import ResolvedModel
-from ..config import RunConfig
 from .base import LoadedModel, prepare_tokenizer
+
+if TYPE_CHECKING:  # annotations only: the config imports the providers (to check `provider`), not the reverse
+    from ..catalog import ResolvedModel
+    from ..config import RunConfig
 
 
 def torch_dtype(config: RunConfig):

@@ -50,11 +50,15 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..catalog import ResolvedModel
-from ..config import RunConfig
 from ..settings import env_flag
 from .base import LoadedModel, prepare_tokenizer
+
+if TYPE_CHECKING:  # annotations only: the config imports the providers (to check `provider`), not the reverse
+    from ..catalog import ResolvedModel
+    from ..config import RunConfig
+
 
 log = logging.getLogger(__name__)
 

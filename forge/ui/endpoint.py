@@ -17,6 +17,7 @@ signature and its docstring, so Gradio builds the same API schema and parameter 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Callable
@@ -35,61 +36,39 @@ def description(fn: Callable) -> str:
     return " ".join(get_function_description(fn)[0].split())
 
 
-def _wrap_asyncgen(fn: Callable, fail: Callable) -> Callable:
-    @functools.wraps(fn)
-    async def wrapper(*args, **kwargs):
-        try:
-            async for item in fn(*args, **kwargs):
-                yield item
-        except Exception as e:
-            raise fail(e) from None
-    return wrapper
-
-
-def _wrap_coroutine(fn: Callable, fail: Callable) -> Callable:
-    @functools.wraps(fn)
-    async def wrapper(*args, **kwargs):
-        try:
-            return await fn(*args, **kwargs)
-        except Exception as e:
-            raise fail(e) from None
-    return wrapper
-
-
-def _wrap_generator(fn: Callable, fail: Callable) -> Callable:
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            yield from fn(*args, **kwargs)
-        except Exception as e:
-            raise fail(e) from None
-    return wrapper
-
-
-def _wrap_plain(fn: Callable, fail: Callable) -> Callable:
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as e:
-            raise fail(e) from None
-    return wrapper
+@contextlib.contextmanager
+def errors_shown(where: str, clean: Callable[[str], str] = str):
+    """Within it, any error but a ``gr.Error`` becomes a ``gr.Error`` with the friendly message for
+    ``where`` (``clean`` scrubs secrets from an unexpected error's text)."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except Exception as e:
+        raise gr.Error(friendly_error(e, where, clean), print_exception=False) from None
 
 
 def guarded(fn: Callable, where: str, clean: Callable[[str], str] = str) -> Callable:
-    """``fn`` with every error raised as ``gr.Error`` carrying the friendly message for ``where``;
-    a ``gr.Error`` passes through unchanged. The wrapper is of the same kind as ``fn``."""
-
-    def fail(e: BaseException) -> gr.Error:
-        return e if isinstance(e, gr.Error) else gr.Error(friendly_error(e, where, clean), print_exception=False)
-
+    """``fn`` with its errors shown as by :func:`errors_shown`. The wrapper is of the same kind as
+    ``fn`` (plain, generator, coroutine, async generator): Gradio looks at that kind to call it."""
     if inspect.isasyncgenfunction(fn):
-        return _wrap_asyncgen(fn, fail)
-    if inspect.iscoroutinefunction(fn):
-        return _wrap_coroutine(fn, fail)
-    if inspect.isgeneratorfunction(fn):
-        return _wrap_generator(fn, fail)
-    return _wrap_plain(fn, fail)
+        async def wrapper(*args, **kwargs):
+            with errors_shown(where, clean):
+                async for item in fn(*args, **kwargs):
+                    yield item
+    elif inspect.iscoroutinefunction(fn):
+        async def wrapper(*args, **kwargs):
+            with errors_shown(where, clean):
+                return await fn(*args, **kwargs)
+    elif inspect.isgeneratorfunction(fn):
+        def wrapper(*args, **kwargs):
+            with errors_shown(where, clean):
+                yield from fn(*args, **kwargs)
+    else:
+        def wrapper(*args, **kwargs):
+            with errors_shown(where, clean):
+                return fn(*args, **kwargs)
+    return functools.wraps(fn)(wrapper)
 
 
 def endpoint(fn: Callable, *, where: str, name: str | None = None, clean: Callable[[str], str] = str,
