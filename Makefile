@@ -10,7 +10,7 @@ run:
 # Set up (first time only) and run the whole test suite (two test processes, a file each at a time).
 test:
 	bash scripts/setup.sh --test
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n 2 --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # The unit-level tests only (no server, browser, worker process or training run): a few minutes.
 test-fast:
