@@ -138,9 +138,10 @@ def flat(evaluation: dict[str, Any]) -> dict[str, float]:
 def load_model(reference: str, *, sandbox: bool = False):
     """Model and tokenizer for a reference: a fine-tuned model's id, a base (hub id, folder,
     embedded) or an adapter folder; loaded by the Playground's loader (``forge.inference``)."""
-    from . import inference
+    from .inference import load_model
+    from .refs import resolve_spec
 
-    m = inference.load_model(inference.resolve_spec(reference, sandbox=sandbox))
+    m = load_model(resolve_spec(reference, sandbox=sandbox))
     return m.model, m.tokenizer
 
 
@@ -179,11 +180,12 @@ def evaluate_model(reference: str, dataset: str, task: str | None = None, *, max
         raise DataError(f"Evaluate works on {', '.join(GENERATIVE_TASKS)} datasets; this one is {ds.task}.",
                         "Preference models are evaluated at the end of their run (reward accuracy and margin).")
     rows = ds.rows[:max_samples]
-    from . import inference
+    from .inference import load_model
+    from .refs import resolve_spec
 
-    spec = inference.resolve_spec(reference, sandbox=sandbox)
+    spec = resolve_spec(reference, sandbox=sandbox)
     progress(0.05, f"loading {spec.label}")
-    loaded = inference.load_model(spec)
+    loaded = load_model(spec)
     model, tok = loaded.model, loaded.tokenizer
     progress(0.15, "computing the loss")
     loss = eval_loss(model, tok, rows, ds.task)

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import BusyError, ConfigError, ForgeError, ModelNotFoundError, UnavailableError
+from .errors import ConfigError, ForgeError, ModelNotFoundError, UnavailableError
+from .refs import base_spec, base_spec_of, find_record, spec_from_record
 from .runs import RunStore, get_store
 from .settings import get_settings
 
@@ -69,35 +70,18 @@ class Source:
     base_model: str | None = None
 
 
-def model_record(ref: str, store: RunStore) -> dict[str, Any] | None:
-    rec = store.get_model(ref) or next((m for m in store.list_models() if m.get("name") == ref), None)
-    if rec is not None:
-        return rec
-    run = store.get_run(ref)
-    if run is None:
-        return None
-    if run.get("status") in ("queued", "running", "stopping"):
-        raise BusyError(f"Run '{ref}' is still {run.get('status')}: its model is not saved yet.",
-                        "Export it when the run has ended (or stop it: a stopped run keeps its model).")
-    rec = next((m for m in store.list_models() if m.get("run_id") == ref), None)
-    if rec is None:
-        raise ModelNotFoundError(f"Run '{ref}' saved no model ({run.get('status')}).",
-                                 "Export one of the models on the Models tab.")
-    return rec
+model_record = find_record  # the name cli.cmd_export imports (until it calls refs.record)
 
 
 def resolve_source(ref: str, store: RunStore | None = None) -> Source:
-    """A model record, a run id or a base model reference → what to convert."""
-    from .inference import base_spec_of, resolve_spec, spec_from_record
-
+    """A model record (by id, name or run id) or a base model reference → what to convert."""
     store = store or get_store()
-    ref = (ref or "").strip()
-    rec = model_record(ref, store) if ref else None
+    rec = find_record(ref, store)
     if rec is not None and rec.get("kind") == "gguf":
         raise ConfigError(f"'{rec.get('name')}' is already a GGUF file.", "Export its source model instead.")
-    spec = spec_from_record(rec) if rec is not None else resolve_spec(ref, sandbox=True)
+    spec = spec_from_record(rec) if rec is not None else base_spec(ref, sandbox=True)
     base = base_spec_of(spec).path if spec.is_adapter else None
-    return Source(spec.label, spec.path, base, rec, (rec or {}).get("base_model") or spec.base_reference or ref)
+    return Source(spec.label, spec.path, base, rec, (rec or {}).get("base_model") or spec.base_reference or spec.reference)
 
 
 def _tensor_shapes(folder: Path) -> dict[str, list[int]]:

@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import queue
@@ -34,6 +33,7 @@ from typing import Any, Callable, Iterator
 from .config import EMBEDDED_MODEL
 from .errors import ConfigError, ForgeError, ModelNotFoundError
 from .hardware import free_memory
+from .refs import ModelSpec, base_spec_of, resolve_spec, run_config, spec_from_record
 
 log = logging.getLogger(__name__)
 
@@ -158,83 +158,6 @@ def mode_for_task(task: str | None) -> str:
 
 # ---- what a reference points to --------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """A model to load: its folder, and for an adapter the base model it goes on."""
-
-    reference: str
-    path: Path
-    label: str
-    is_adapter: bool = False
-    base_reference: str | None = None  # the base model (for an adapter: what it loads on; else what it came from)
-    model_id: str | None = None  # the run store's model id, for a fine-tuned model
-    kind: str = "base"  # base | adapter | full | merged
-    task: str | None = None
-    quantized_base: bool = False
-
-    @property
-    def key(self) -> str:
-        return str(self.path)
-
-    @property
-    def fine_tuned(self) -> bool:
-        return self.model_id is not None or self.kind != "base"
-
-
-def _check_local(path: Path, sandbox: bool) -> Path:
-    if sandbox:
-        from .sandbox import check_path
-
-        return check_path(path, "model")
-    return path.expanduser().resolve()
-
-
-def resolve_spec(ref: str, *, sandbox: bool = False) -> ModelSpec:
-    """A reference → ModelSpec. ``sandbox``: a folder given from the page or the API must lie in
-    the allowed folders (a bare name means a folder of the home's ``models/``)."""
-    from . import catalog
-    from .runs import get_store
-    from .settings import get_settings
-
-    ref = (ref or "").strip()
-    if not ref:
-        raise ModelNotFoundError("No model was chosen.", "Pick a fine-tuned model, or give a base model "
-                                 f"({EMBEDDED_MODEL}, a Hub id or a folder).")
-    store = get_store()
-    rec = store.get_model(ref) or next((m for m in store.list_models() if m.get("name") == ref), None)
-    if rec is not None:
-        return spec_from_record(rec)
-    if catalog.is_embedded(ref):
-        r = catalog.resolve(ref)
-        return ModelSpec(EMBEDDED_MODEL, r.path, f"{EMBEDDED_MODEL} (embedded default)")
-    p = Path(ref).expanduser()
-    named = get_settings().models_dir / ref
-    if "/" not in ref and "\\" not in ref and ref not in (".", "..") and named.is_dir():
-        p = named
-    looks_local = p.is_absolute() or ref.startswith((".", "~")) or p.exists() or not catalog.HUB_ID.match(ref)
-    if looks_local and not p.exists() and "/" not in ref and "\\" not in ref and not ref.startswith((".", "~")):
-        raise ModelNotFoundError(
-            f"There is no model named '{ref}': it is not one of your fine-tuned models, nor a folder in "
-            "models/, nor a Hub id (org/name).",
-            "Pick a model from the list, or give a Hub id like HuggingFaceTB/SmolLM2-135M-Instruct.")
-    if looks_local:
-        p = _check_local(p if p.is_absolute() else p.resolve(), sandbox)
-        if not p.is_dir():
-            raise ModelNotFoundError(f"The model folder '{ref}' does not exist.",
-                                     "Pick a model from the list, or give a Hub id like HuggingFaceTB/SmolLM2-135M-Instruct.")
-        r = catalog.resolve(str(p))
-    else:
-        r = catalog.resolve(ref)
-    if r.is_adapter:
-        base = r.base_model
-        if sandbox and base and Path(base).expanduser().is_absolute():
-            base = str(_check_local(Path(base), True))
-        return ModelSpec(ref, r.path, f"{Path(ref).name or ref} (adapter)", True, base, kind="adapter",
-                         task=_run_config(r.path).get("task"))
-    # a local folder goes by its name (the same whether picked from the list or typed), a Hub model by its id
-    return ModelSpec(ref, r.path, (p.name or ref) if looks_local else ref)
-
-
 def base_model_choices() -> list[tuple[str, str]]:
     """``(label, reference)`` of the base models present: the embedded default, then model folders in
     the home's models/ folder, then the models downloaded into the local Hub cache (by Hub id: they
@@ -274,33 +197,6 @@ def model_choices() -> list[tuple[str, str]]:
         if value == EMBEDDED_MODEL or str(Path(value).resolve()) not in paths:
             out.append((label if value == EMBEDDED_MODEL else f"{label} · base", value))
     return out
-
-
-def _run_config(folder: Path) -> dict[str, Any]:
-    p = Path(folder) / "run_config.yaml"
-    if not p.is_file():
-        return {}
-    try:
-        import yaml
-
-        return yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except Exception:  # a damaged file only loses the extra details
-        return {}
-
-
-def spec_from_record(rec: dict[str, Any]) -> ModelSpec:
-    path = Path(rec.get("path") or "")
-    if not path.is_dir():
-        raise ModelNotFoundError(
-            f"The files of model '{rec.get('name') or rec['id']}' are missing (expected in {path}).",
-            "Delete the model on the Models tab, or train it again.")
-    adapter = (path / "adapter_config.json").is_file()
-    base = rec.get("base_model")
-    if adapter and not base:
-        base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
-    return ModelSpec(rec["id"], path, rec.get("name") or rec["id"], adapter, base, rec["id"],
-                     rec.get("kind") or ("adapter" if adapter else "full"), rec.get("task"),
-                     bool(rec.get("quantized_base")))
 
 
 # ---- loading ---------------------------------------------------------------------------------
@@ -381,19 +277,6 @@ class InferenceModel:
         return ids
 
 
-def _base_folder(spec: ModelSpec) -> Path:
-    from . import catalog
-
-    if not spec.base_reference:
-        raise ModelNotFoundError(f"The adapter {spec.path} does not say which base model it goes on.",
-                                 "Its adapter_config.json needs base_model_name_or_path.")
-    try:
-        return catalog.resolve(spec.base_reference).path
-    except ForgeError as e:
-        raise ModelNotFoundError(f"The base model of '{spec.label}' ({spec.base_reference}) cannot be loaded: "
-                                 f"{e.message}", e.hint) from None
-
-
 def _quantization(spec: ModelSpec, device: str):
     """The 4-bit or 8-bit loading a QLoRA adapter was trained with, where this machine can do it."""
     import importlib.util
@@ -407,7 +290,7 @@ def _quantization(spec: ModelSpec, device: str):
     from .providers.huggingface import quantization_config
 
     try:
-        cfg = parse_config(_run_config(spec.path))
+        cfg = parse_config(run_config(spec.path))
     except Exception:
         return None, "The adapter's run_config.yaml is unreadable: the base is loaded in full precision."
     q = quantization_config(cfg)
@@ -433,7 +316,7 @@ def load_model(spec: ModelSpec, progress: Progress | None = None) -> InferenceMo
     t0 = time.monotonic()
     device, dtype = device_and_dtype()
     notes: list[str] = []
-    base_path = _base_folder(spec) if spec.is_adapter else None
+    base_path = base_spec_of(spec).path if spec.is_adapter else None
     weights = base_path or spec.path
     say(0.1, f"Loading the tokenizer of {spec.label}…")
     try:
@@ -945,21 +828,6 @@ class StopText:
         """Length of the longest end of ``text`` that begins a stop string."""
         return max((k for s in self.stops for k in range(1, min(len(s), len(text) + 1))
                     if text.endswith(s[:k])), default=0)
-
-
-def base_spec_of(spec: ModelSpec) -> ModelSpec:
-    """The base model a fine-tuned model is compared with."""
-    from . import catalog
-
-    if not spec.base_reference:
-        raise ConfigError(f"'{spec.label}' is a base model: there is nothing to compare it with.",
-                          "Compare needs a fine-tuned model; pick one from the list.")
-    try:
-        path = catalog.resolve(spec.base_reference).path
-    except ForgeError as e:
-        raise ModelNotFoundError(f"The base model of '{spec.label}' ({spec.base_reference}) cannot be loaded: "
-                                 f"{e.message}", e.hint) from None
-    return ModelSpec(spec.base_reference, path, f"{spec.base_reference} (base)")
 
 
 def stream_compare(ref: str | ModelSpec, messages: list[dict[str, str]],

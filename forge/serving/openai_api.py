@@ -199,7 +199,7 @@ def _created(ref: str) -> int:
 def resolve(name: str):
     """The ModelSpec of a listed model; 404 ``model_not_found`` for any other name."""
     from .. import catalog
-    from ..inference import resolve_spec
+    from ..refs import resolve_spec
 
     ref = _references().get(name) or (name if catalog.is_embedded(name) else None)
     if ref is None:
