@@ -1,10 +1,13 @@
 """Widget logic shared by several tabs: the dataset source picker (a sample, an uploaded
-file, or a path / Hub id) used by the Finetune tab and the Models tab's Evaluate section, and
-the updates of line plots with one line per series."""
+file, or a path / Hub id) used by the Finetune tab and the Models tab's Evaluate section, the
+updates of line plots with one line per series, and :func:`bind`, which hands a module-level
+handler the panel it fills."""
 
 from __future__ import annotations
 
+import inspect
 import logging
+import typing
 from collections.abc import Callable
 
 import gradio as gr
@@ -63,3 +66,39 @@ def series_plot(df):
     if df is None or not len(df):
         return None
     return gr.update(value=df, colors_in_legend=series_names(df))
+
+
+def plot_value(df):
+    """A plot's data; None while there is none (an empty table would break the plot's later updates)."""
+    return df if df is not None and len(df) else None
+
+
+def _call_with(fn: Callable, first: tuple) -> Callable:
+    if inspect.isasyncgenfunction(fn):
+        async def bound(*args, **kwargs):
+            async for item in fn(*first, *args, **kwargs):
+                yield item
+    elif inspect.iscoroutinefunction(fn):
+        async def bound(*args, **kwargs):
+            return await fn(*first, *args, **kwargs)
+    elif inspect.isgeneratorfunction(fn):
+        def bound(*args, **kwargs):
+            yield from fn(*first, *args, **kwargs)
+    else:
+        def bound(*args, **kwargs):
+            return fn(*first, *args, **kwargs)
+    return bound
+
+
+def bind(fn: Callable, *first: typing.Any) -> Callable:
+    """``fn`` with its first arguments given (the panel whose components it fills, say), as Gradio
+    should see it: the remaining parameters with their defaults (``gr.Progress()``) and type hints
+    (``gr.Request``, ``gr.SelectData``), which ``functools.partial`` would hide from Gradio."""
+    bound = _call_with(fn, first)
+    params = list(inspect.signature(fn).parameters.values())[len(first):]
+    hints = typing.get_type_hints(fn)
+    bound.__signature__ = inspect.Signature(params)
+    bound.__annotations__ = {p.name: hints[p.name] for p in params if p.name in hints}
+    bound.__name__ = bound.__qualname__ = fn.__name__
+    bound.__doc__ = fn.__doc__
+    return bound
