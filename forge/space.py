@@ -7,7 +7,7 @@
 matter (title, emoji, colours, Gradio SDK version, Python version, suggested hardware and
 storage), the hardware ``deploy`` asks for, the Space's environment variables, and how its
 ``requirements.txt`` is made (the app's requirements without the CPU torch pin and test-only
-packages, plus the GPU extras). ``deploy`` talks to the Hub through :mod:`forge.hub`'s client.
+packages, plus the GPU extras). ``deploy`` talks to the Hub through :mod:`forge.hub`'s client (``hub.account.destination``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import ConfigError, HubError
+from .hub.account import Destination, destination
+from .hub.failures import hub_errors
+from .hub.names import check_repo_id
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "spaces_config.yaml"
@@ -205,58 +208,64 @@ def deploy(repo_id: str, *, config_path: str | Path | None = None, private: bool
            say: Callable[[str], None] = print) -> dict[str, Any]:
     """Create the Space (or update it) and upload a fresh build. The token comes from ``token``
     or the environment (HF_TOKEN / HUGGINGFACE_TOKEN) and is never written anywhere."""
-    from . import hub
-
     cfg = load_config(config_path)
-    rid = hub.check_repo_id(repo_id)
+    rid = check_repo_id(repo_id)
     hardware = hardware or cfg.get("hardware")
     if hardware and hardware not in _hardware_names():
         raise ConfigError(f"Unknown hardware '{hardware}'.", "For example t4-small, a10g-small or cpu-basic.")
-    tok = hub.need_token(hub.resolve_token(token), "Deploying a Space")
-    client = hub.client_for(tok)
-    hub.ensure_online(client)
-    with hub.hub_errors("Checking the token", tok):
-        account = hub.bounded(client.whoami, "checking the token")
-    hub.check_namespace(rid, {"name": account.get("name"), "orgs": account.get("orgs") or []})
-    with hub.hub_errors(f"Checking whether the Space {rid} exists", tok):
-        exists = hub.bounded(lambda: client.repo_exists(rid, "space"), "checking the Space")
+    dest = destination(rid, token, "Deploying a Space", repo_type="space")
     env = {str(k): str(v) for k, v in (cfg.get("env") or {}).items()}
     with tempfile.TemporaryDirectory(prefix="forge-space-") as tmp:
         built = build(Path(tmp) / "space", config_path=config_path)
         files = {rel: Path(built["dir"]) / rel for rel in built["files"]}
-        if exists:
+        if dest.exists:
             say(f"Updating the Space {rid}...")
-            with hub.hub_errors(f"Setting the variables of {rid}", tok):
-                client.set_space_variables(rid, env)
+            with hub_errors(f"Setting the variables of {rid}", dest.token):
+                dest.client.set_space_variables(rid, env)
         else:
-            say(f"Creating the Space {rid}" + (f" on {hardware}" if hardware else "") + "...")
-            try:
-                with hub.hub_errors(f"Creating the Space {rid}", tok):
-                    client.create_repo(rid, repo_type="space", private=private, exist_ok=True, space_sdk="gradio",
-                                       space_hardware=hardware, space_variables=env)
-            except HubError as e:
-                if not hardware or getattr(e, "status", None) not in (400, 402, 403):
-                    raise
-                say(f"The Hub did not grant {hardware} ({e.message}). Creating the Space on free CPU hardware: "
-                    f"pick {hardware} in its settings once billing is set up.")
-                with hub.hub_errors(f"Creating the Space {rid}", tok):
-                    client.create_repo(rid, repo_type="space", private=private, exist_ok=True, space_sdk="gradio",
-                                       space_hardware=None, space_variables=env)
-                hardware = None
-        last = [-1]
-
-        def progress(fraction: float, message: str) -> None:
-            pct = int(fraction * 100)
-            if pct // 10 != last[0] // 10 or fraction >= 1:
-                last[0] = pct
-                say(f"  {pct:3d}% {message}")
-
-        with hub.hub_errors(f"Uploading the Space {rid}", tok):
-            commit = client.upload_files(rid, files, repo_type="space", commit_message="Deploy ModelForge",
-                                         progress=progress)
-    url = client.url(rid, "space")
-    return {"repo_id": rid, "url": url, "commit_url": commit, "files": sorted(files), "created": not exists,
+            hardware = _create_space(dest, private, hardware, env, say)
+        with hub_errors(f"Uploading the Space {rid}", dest.token):
+            commit = dest.client.upload_files(rid, files, repo_type="space", commit_message="Deploy ModelForge",
+                                              progress=_progress_lines(say))
+    return {"repo_id": rid, "url": dest.url, "commit_url": commit, "files": sorted(files), "created": not dest.exists,
             "hardware": hardware}
+
+
+def _create_space(dest: Destination, private: bool, hardware: str | None, env: dict[str, str],
+                  say: Callable[[str], None]) -> str | None:
+    """Create the Space on ``hardware``, or on free CPU hardware when the Hub does not grant it; the
+    hardware it got (None: the free default)."""
+    rid = dest.repo_id
+    say(f"Creating the Space {rid}" + (f" on {hardware}" if hardware else "") + "...")
+    try:
+        _create_repo(dest, private, hardware, env)
+        return hardware
+    except HubError as e:
+        if not hardware or getattr(e, "status", None) not in (400, 402, 403):
+            raise
+        say(f"The Hub did not grant {hardware} ({e.message}). Creating the Space on free CPU hardware: "
+            f"pick {hardware} in its settings once billing is set up.")
+    _create_repo(dest, private, None, env)
+    return None
+
+
+def _create_repo(dest: Destination, private: bool, hardware: str | None, env: dict[str, str]) -> None:
+    with hub_errors(f"Creating the Space {dest.repo_id}", dest.token):
+        dest.client.create_repo(dest.repo_id, repo_type="space", private=private, exist_ok=True, space_sdk="gradio",
+                                space_hardware=hardware, space_variables=env)
+
+
+def _progress_lines(say: Callable[[str], None]) -> Callable[[float, str], None]:
+    """A progress callback that says a line at each tenth done (and at the end)."""
+    last = [-1]
+
+    def progress(fraction: float, message: str) -> None:
+        pct = int(fraction * 100)
+        if pct // 10 != last[0] // 10 or fraction >= 1:
+            last[0] = pct
+            say(f"  {pct:3d}% {message}")
+
+    return progress
 
 
 # ---- command line -----------------------------------------------------------------------------

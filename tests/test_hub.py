@@ -1,6 +1,6 @@
 """The Hub tab's engine, endpoints, Space bundle and share warning.
 
-The Hub's servers are the only thing replaced: ``forge.hub.HubClient`` (the one class that talks
+The Hub's servers are the only thing replaced: ``forge.hub.client.HubClient`` (the one class that talks
 to the Hub) becomes ``FakeHub``, which records calls. The offline and bad-network tests use the
 real client against closed ports, a silent socket and a local server answering 401.
 """
@@ -25,6 +25,8 @@ import yaml
 
 from forge import hub
 from forge.errors import ConfigError, HubError, OfflineError
+from forge.hub import client as hub_client
+from forge.hub.rows import params_text
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_TOKEN = "hf_FAKE_SECRET_1234567890"
@@ -33,7 +35,7 @@ FAKE_TOKEN = "hf_FAKE_SECRET_1234567890"
 # ---- the fake Hub -------------------------------------------------------------------------------
 
 class FakeHub:
-    """Stands in for forge.hub.HubClient: same methods, records each call, no network."""
+    """Stands in for forge.hub.client.HubClient: same methods, records each call, no network."""
 
     calls: list[tuple[str, dict]] = []
     repos: set[tuple[str, str]] = set()
@@ -112,7 +114,7 @@ class FakeHub:
                 {"id": "meta-llama/Llama-3.1-8B-Instruct", "params": 8.03e9, "downloads": 9000, "likes": 4000}]
         key = "likes" if sort == "likes" else "downloads"
         rows = sorted(rows, key=lambda r: r[key], reverse=True)
-        return [{**r, "size": hub._params(int(r["params"])), "license": license or "apache-2.0", "pipeline_tag":
+        return [{**r, "size": params_text(int(r["params"])), "license": license or "apache-2.0", "pipeline_tag":
                  "text-generation", "library": "transformers", "gated": False, "updated": "2025-01-01"}
                 for r in rows if not search or search.lower() in r["id"].lower()][:limit]
 
@@ -135,7 +137,7 @@ class FakeHub:
 @pytest.fixture
 def fake_hub(monkeypatch):
     FakeHub.reset()
-    monkeypatch.setattr(hub, "HubClient", FakeHub)
+    monkeypatch.setattr(hub_client, "HubClient", FakeHub)
     for name in hub.TOKEN_ENV:
         monkeypatch.delenv(name, raising=False)
     return FakeHub
@@ -442,7 +444,7 @@ def _timed(fn):
 
 def test_offline_search_fails_fast_with_a_clear_message():
     """The real client, HF_HUB_OFFLINE=1 (as in every test)."""
-    assert hub.HubClient.__name__ == "HubClient"
+    assert hub_client.HubClient.__name__ == "HubClient"
     err, took = _timed(lambda: hub.search_models("smollm"))
     assert isinstance(err, OfflineError) and took < 5
     assert "HF_HUB_OFFLINE" in str(err) and "How to fix" in str(err)
@@ -562,7 +564,7 @@ def test_space_build_writes_a_valid_space(tmp_path):
              if line and not line.startswith("#")}
     assert {"unsloth", "bitsandbytes", "torch", "transformers", "peft", "trl"} <= names
     assert "torch==" not in reqs and "pytest" not in names
-    assert (out / "app.py").is_file() and (out / "forge" / "hub.py").is_file() and (out / "forge" / "cli.py").is_file()
+    assert (out / "app.py").is_file() and (out / "forge" / "hub" / "__init__.py").is_file() and (out / "forge" / "cli.py").is_file()
     assert not list(out.rglob("__pycache__")) and not list(out.rglob("*.pyc"))
     # a second build refuses to write over it, unless asked
     again = forge_cli("space", "build", str(out))
@@ -592,7 +594,7 @@ def test_space_deploy_creates_and_uploads(fake_hub, monkeypatch, capsys):
     assert create["space_variables"] == {"MODELFORGE_CONCURRENCY": "2"}
     up = fake_hub.uploads[-1]
     assert up["repo_type"] == "space"
-    assert {"README.md", "app.py", "requirements.txt", "forge/hub.py", "forge/ui/hub.py"} <= set(up["files"])
+    assert {"README.md", "app.py", "requirements.txt", "forge/hub/__init__.py", "forge/hub/push.py", "forge/ui/hub.py"} <= set(up["files"])
     assert b"unsloth" in up["files"]["requirements.txt"]
     out = capsys.readouterr().out
     assert "https://hub.example/spaces/alice/forge-studio" in out and FAKE_TOKEN not in out
