@@ -30,11 +30,11 @@ from .models import (
     folder_size,
     get_record,
     human_size,
-    in_progress,
     slug,
     summary,
     working,
 )
+from .refs import base_spec_of, spec_from_record
 from .runs import RunStore, get_store
 from .settings import get_settings
 
@@ -68,8 +68,6 @@ def merge(model_id: str, name: str | None = None, *, progress: Progress | None =
           store: RunStore | None = None) -> dict[str, Any]:
     """Merge the LoRA adapter ``model_id`` into its base; returns the new model's summary
     (``forge.models.summary``: its folder is under ``folder``)."""
-    from .inference import base_spec_of, spec_from_record
-
     store = store or get_store()
     say = progress or (lambda f, m: None)
     rec = _record(model_id, store)
@@ -204,4 +202,4 @@ def archive(model_id: str, *, progress: Progress | None = None, store: RunStore 
     return target
 
 
-__all__ = ["QLORA_NOTE", "archive", "export_folder", "grow_watched", "in_progress", "merge", "slug"]
+__all__ = ["archive", "grow_watched", "merge"]

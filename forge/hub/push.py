@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import HubError, ModelNotFoundError
 from ..export import merge
+from ..refs import record
 from ..runs import RunStore
 from .account import Destination, destination
 from .card import build_card
@@ -20,7 +21,6 @@ from .failures import hub_errors
 from .names import check_repo_id, repo_id_problem, repo_slug
 from .provenance import base_hub_id, base_license
 from .reach import bounded
-from .records import model_record
 
 # run leftovers and files naming this machine's folders stay here
 SKIP_FILES = {"README.md", "EMBEDDED.json", "MERGED.json", "run_config.yaml", "training_args.bin",
@@ -42,7 +42,7 @@ def push_model(model_id: str, repo_id: str, *, kind: str = "adapter", private: b
     if kind not in KINDS:
         raise HubError(f"Unknown kind '{kind}'.", "Push 'adapter' (the LoRA weights) or 'merged' (a full model).")
     store = store or RunStore()
-    model = model_record(model_id, store)
+    model = record(model_id, store)
     progress(0.0, "checking the token")
     dest = destination(repo_id, token, "Pushing a model")
     if dest.exists and not overwrite:
@@ -133,7 +133,7 @@ def _remember(store: RunStore, model: dict, dest: Destination) -> None:
 def card_preview(model_id: str, repo_id: str | None = None, kind: str = "adapter", store=None) -> str:
     """The card a push would write (no network: the licence comes from local copies only)."""
     store = store or RunStore()
-    model = model_record(model_id, store)
+    model = record(model_id, store)
     run = store.get_run(model.get("run_id")) if model.get("run_id") else None
     rid = repo_id if repo_id and not repo_id_problem(repo_id) else f"your-name/{repo_slug(model.get('name') or 'model')}"
     return str(build_card(model, run, rid, kind=_shown_kind(model.get("kind"), kind),
