@@ -110,6 +110,31 @@ def embedded_folder() -> Path:
     return target
 
 
+def cached_models(cache_dir: str | Path | None = None) -> list[dict]:
+    """Models in the local Hub cache that ModelForge can train: ``{repo_id, path, size, modified}``,
+    newest first. No network. The model pickers list these (their ``repo_id`` is the reference:
+    :func:`resolve` finds the cached copy offline)."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    from .models import human_size
+
+    try:
+        info = scan_cache_dir(cache_dir)
+    except (CacheNotFound, OSError):
+        return []
+    out = []
+    for repo in info.repos:
+        if repo.repo_type != "model" or not repo.revisions:
+            continue
+        rev = max(repo.revisions, key=lambda r: r.last_modified)
+        path = Path(rev.snapshot_path)
+        if (path / "config.json").is_file() and any(path.glob("*.safetensors")):
+            out.append({"repo_id": repo.repo_id, "path": str(path), "size": human_size(rev.size_on_disk),
+                        "modified": rev.last_modified})
+    return sorted(out, key=lambda r: r["modified"], reverse=True)
+
+
 def hub_reachable(timeout: float = 2.0) -> bool:
     """Whether the Hub answers within ``timeout`` seconds (False when HF_HUB_OFFLINE is set)."""
     if get_settings().offline:

@@ -35,32 +35,14 @@ def task_metrics(task: str, predictions: list[str], rows: list[dict]) -> dict[st
 
 def generate(model, tokenizer, rows: list[dict], task: str, *, max_new_tokens: int = 64, batch_size: int = 8,
              progress: Progress | None = None) -> list[str]:
-    """Greedy answers to the rows' prompts, through the tokenizer's chat template (as in training)."""
-    import torch
+    """Greedy answers to the rows' prompts, through the tokenizer's chat template (as in training), by the
+    inference's one generation path (batched, padded on the left by the tokenizer)."""
+    from .inference.generation import generate as answers
+    from .inference.sampling import GenerationSettings
 
-    outputs: list[str] = []
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        for i in range(0, len(rows), batch_size):
-            batch = rows[i:i + batch_size]
-            prompts = [tokenizer.apply_chat_template(prompt_messages(r, task), tokenize=False, add_generation_prompt=True)
-                       for r in batch]
-            enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-            with torch.no_grad():
-                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                     pad_token_id=tokenizer.pad_token_id, temperature=None, top_p=None, top_k=None)
-            new = out[:, enc["input_ids"].shape[1]:]
-            outputs += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
-            if progress:
-                progress(len(outputs) / len(rows), f"generated {len(outputs)}/{len(rows)} answers")
-    finally:
-        tokenizer.padding_side = side
-        model.train(was_training)
-    return outputs
+    prompts = [prompt_messages(r, task) for r in rows]
+    return answers(model, tokenizer, prompts, GenerationSettings.greedy(max_new_tokens), batch_size=batch_size,
+                   progress=progress)
 
 
 def with_perplexity(result: dict[str, float], eval_loss: float | None) -> dict[str, float]:
@@ -134,16 +116,6 @@ def flat(evaluation: dict[str, Any]) -> dict[str, float]:
 
 
 # ---- evaluating a saved model on any dataset ----------------------------------------------------
-
-def load_model(reference: str, *, sandbox: bool = False):
-    """Model and tokenizer for a reference: a fine-tuned model's id, a base (hub id, folder,
-    embedded) or an adapter folder; loaded by the Playground's loader (``forge.inference``)."""
-    from .inference import load_model
-    from .refs import resolve_spec
-
-    m = load_model(resolve_spec(reference, sandbox=sandbox))
-    return m.model, m.tokenizer
-
 
 def eval_loss(model, tokenizer, rows: list[dict], task: str, max_length: int = 512) -> float:
     """Mean loss on the answers, computed by TRL's SFTTrainer exactly as during training."""

@@ -205,6 +205,17 @@ def rename(model_id: str, name: str, store: RunStore | None = None) -> dict[str,
 
 # ---- deleting --------------------------------------------------------------------------------
 
+# The models loaded for answering in this process: forge.inference's registry, which sets itself here
+# when it is made (so this module needs no import of it). None: no model was loaded in this process.
+_loaded_models = None
+
+
+def track_loaded_models(registry) -> None:
+    """Let deleting ask ``registry`` whether a model's folder is answering, and release it first."""
+    global _loaded_models
+    _loaded_models = registry
+
+
 def _inside(path: str | Path | None, folder: Path) -> bool:
     if not path:
         return False
@@ -227,11 +238,8 @@ def users(model_id: str, store: RunStore | None = None, registry=None) -> list[s
         cfg = run.get("config") or {}
         if any(_inside(cfg.get(k), folder) or cfg.get(k) == model_id for k in ("model_name", "reward_model")):
             reasons.append(f"run '{run.get('name') or run['id']}' ({run['status']}) trains on it")
-    if registry is None:
-        from .inference import get_registry
-
-        registry = get_registry()
-    if registry.in_use(folder):
+    registry = registry or _loaded_models
+    if registry is not None and registry.in_use(folder):
         reasons.append("the Playground is answering with it or loading it")
     if (doing := in_progress(folder)):
         reasons.append(f"it is being {doing}")
@@ -272,12 +280,9 @@ def delete(model_id: str, store: RunStore | None = None, registry=None) -> dict[
         raise BusyError(f"Model '{rec.get('name') or model_id}' is in use: " + "; ".join(reasons) + ".",
                         "Wait for the run to end or stop it, stop the Playground's answer, or delete the models "
                         "built on it first; then delete again.")
-    if registry is None:
-        from .inference import get_registry
-
-        registry = get_registry()
+    registry = registry or _loaded_models
     folder = Path(rec.get("path") or "")
-    if folder.parts:
+    if folder.parts and registry is not None:
         registry.release_folder(folder)
     removed, kept, freed = [], [], 0
     for t, _what, owned in deletion_targets(model_id, store):
@@ -297,4 +302,4 @@ def delete(model_id: str, store: RunStore | None = None, registry=None) -> dict[
 
 
 __all__ = ["delete", "detail", "export_folder", "files_ok", "folder_size", "get_record", "human_size", "in_progress",
-           "list_models", "rename", "slug", "summary", "users", "working"]
+           "list_models", "rename", "slug", "summary", "track_loaded_models", "users", "working"]
