@@ -84,6 +84,7 @@ class Strategy:
     tasks: tuple[str, ...] = ()
     metric_keys: tuple[str, ...] = ()  # extra metrics worth plotting (beyond loss and learning rate)
     settings: tuple[str, ...] = ()  # RunConfig fields specific to this strategy (the form shows only these)
+    reference_model = False  # keeps a frozen copy of the model to compare against (counted in the memory estimate)
 
     def available(self, hw: Hardware) -> tuple[bool, str]:
         return True, ""

@@ -18,6 +18,7 @@ class DPOStrategy(Strategy):
                    "relative to the base model. No reward model, no sampling.")
     tasks = ("preference",)
     metric_keys = ("rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
+    reference_model = True  # a frozen copy of the model when fully fine-tuning
     settings = ("beta", "loss_type", "max_prompt_length")
 
     def dpo_config(self, ctx: TrainContext, n_examples: int):

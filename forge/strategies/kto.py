@@ -20,6 +20,7 @@ class KTOStrategy(Strategy):
                    "pairs are split into a good and a bad example.")
     tasks = ("feedback", "preference")
     metric_keys = ("rewards/margins", "rewards/chosen", "rewards/rejected", "kl")
+    reference_model = True  # a frozen copy of the model when fully fine-tuning
     settings = ("beta", "loss_type", "desirable_weight", "undesirable_weight", "max_prompt_length")
 
     def prepare_config(self, config: RunConfig) -> RunConfig:

@@ -78,6 +78,7 @@ class RLHFStrategy(Strategy):
                    "model by sampling answers and reinforcing those the reward model scores best (RLOO).")
     tasks = ("preference", "prompt")
     metric_keys = ("eval_accuracy", "accuracy", "reward", "reward_std", "kl")
+    reference_model = True  # a frozen copy of the model when fully fine-tuning
     # the phases of a run (the reward phase is skipped when ``reward_model`` reuses one) and the
     # metrics each one logs, so a page can draw every series from the start
     phase_metric_keys = {"reward": ("accuracy", "eval_accuracy"), "policy": ("reward", "reward_std", "kl")}
