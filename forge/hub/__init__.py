@@ -11,7 +11,7 @@ One job a module:
     rows.py       search results as plain rows
     search.py     searching models and datasets
     download.py   downloading base models and datasets
-    local.py      what is on this machine: the local Hub cache, where models are kept
+    local.py      where ModelForge keeps models here (the local Hub cache: catalog.cached_models)
     records.py    the run store's models that can be pushed
     provenance.py a model's base (Hub id, licence) and dataset as a card names them
     curves.py     the loss-curve image
@@ -26,11 +26,12 @@ fails fast when the Hub cannot be reached (``reach.py``). Tests replace ``client
 
 from __future__ import annotations
 
+from ..catalog import cached_models  # the Hub tab lists the local Hub cache through the Hub
 from .account import whoami
 from .card import build_card
 from .curves import loss_curve_png
 from .download import MODEL_PATTERNS, download_dataset, download_model
-from .local import cached_models, storage_info
+from .local import storage_info
 from .names import check_repo_id, repo_id_problem
 from .provenance import base_license
 from .push import card_preview, push_model
