@@ -21,36 +21,21 @@ MAX_UPLOAD_MB = int(os.environ.get("MODELFORGE_MAX_UPLOAD_MB", "200"))
 DATASET_TYPES = [".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".txt"]
 
 
-def _looks_like_path(ref: str) -> bool:
-    from ..catalog import HUB_ID
-
-    p = Path(ref).expanduser()
-    return p.is_absolute() or ref.startswith((".", "~")) or "\\" in ref or not HUB_ID.match(ref) or p.exists()
-
-
 def check_model_ref(ref: str) -> str:
-    """The model reference to put in a config from the page: the embedded default, a Hub id,
-    or a folder inside the allowed folders (a bare name means a folder of the home's models/).
-    Anything else raises SandboxError."""
-    from ..catalog import is_embedded
-    from ..sandbox import check_path
+    """The model reference to put in a config from the page, checked by the engine's resolver
+    (``forge.refs.base_ref``, sandboxed): the embedded default, a Hub id, or a folder inside the
+    allowed folders (a bare name means a folder of the home's models/). A folder outside them
+    raises SandboxError; a name that matches nothing, a ConfigError naming the field."""
+    from ..errors import ModelNotFoundError
+    from ..refs import base_ref
 
     ref = (ref or "").strip()
     if not ref:
         raise ConfigError("model_name: no model was given.", f"Leave the default ({EMBEDDED_MODEL}) or pick one.")
-    if is_embedded(ref):
-        return ref
-    named = get_settings().models_dir / ref
-    if "/" not in ref and "\\" not in ref and ref not in (".", "..") and named.is_dir():
-        return str(check_path(named, "model"))
-    if _looks_like_path(ref):
-        p = Path(ref).expanduser()
-        if not p.exists() and "/" not in ref and "\\" not in ref and not ref.startswith((".", "~")):
-            raise ConfigError(f"model_name: there is no model named '{ref}': it is not a folder in models/, "
-                              "nor a Hub id (org/name).",
-                              f"Pick a model from the list, or give a Hub id like {EMBEDDED_MODEL}.")
-        return str(check_path(p if p.is_absolute() else p.resolve(), "model"))
-    return ref  # a Hub id
+    try:
+        return base_ref(ref, sandbox=True).reference
+    except ModelNotFoundError as e:
+        raise ConfigError(f"model_name: {e.message[:1].lower()}{e.message[1:]}", e.hint) from None
 
 
 def check_dataset_ref(ref: str) -> str:
