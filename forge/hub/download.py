@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import ModelNotFoundError
 from ..models import human_size
-from .client import Progress, no_progress
+from .client import HubClient, Progress, no_progress
 from .failures import hub_errors
 from .names import check_hub_id
 from .reach import bounded, connect
@@ -16,13 +16,19 @@ from .tokens import resolve_token
 MODEL_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken", "*.gguf", "Modelfile"]
 
 
-def download_model(repo_id: str, *, token: str | None = None, progress: Progress | None = None) -> dict:
-    """Download a base model into the local Hub cache, where the Finetune tab finds it."""
-    progress = progress or no_progress
-    rid = check_hub_id(repo_id, "model")
+def _start(repo_id: str, what: str, token: str | None, progress: Progress) -> tuple[str, str | None, HubClient]:
+    """The checked Hub id of a ``model`` or ``dataset``, the token in use and a client once the Hub answers."""
+    rid = check_hub_id(repo_id, what)
     tok = resolve_token(token)
     client = connect(tok)
     progress(0.0, f"checking {rid}")
+    return rid, tok, client
+
+
+def download_model(repo_id: str, *, token: str | None = None, progress: Progress | None = None) -> dict:
+    """Download a base model into the local Hub cache, where the Finetune tab finds it."""
+    progress = progress or no_progress
+    rid, tok, client = _start(repo_id, "model", token, progress)
     with hub_errors(f"Downloading {rid}", tok):
         bounded(lambda: client.repo_check(rid), "checking the model")
         path = Path(client.download(rid, allow_patterns=MODEL_PATTERNS, progress=progress))
@@ -41,10 +47,7 @@ def download_model(repo_id: str, *, token: str | None = None, progress: Progress
 def download_dataset(repo_id: str, *, token: str | None = None, progress: Progress | None = None) -> dict:
     """Download a Hub dataset and prepare it with ``datasets``, so that runs can use it offline."""
     progress = progress or no_progress
-    rid = check_hub_id(repo_id, "dataset")
-    tok = resolve_token(token)
-    client = connect(tok)
-    progress(0.0, f"checking {rid}")
+    rid, tok, client = _start(repo_id, "dataset", token, progress)
     with hub_errors(f"Downloading dataset {rid}", tok):
         bounded(lambda: client.repo_check(rid, "dataset"), "checking the dataset")
         path = client.download(rid, repo_type="dataset", progress=lambda f, m: progress(0.8 * f, m))
