@@ -102,19 +102,19 @@ def report_mcp(demo) -> None:
           "(stdio-only clients: npx mcp-remote <that URL>)", flush=True)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    auth = parse_auth(args.auth)
-    share = args.share
-    if share and os.environ.get("SPACE_ID"):
+def share_wanted(requested: bool) -> tuple[bool, str]:
+    """Whether to ask for a public share link, and why not when it was asked for: a Space is public
+    already, and the share server may be out of reach."""
+    if not requested:
+        return False, ""
+    if os.environ.get("SPACE_ID"):
         print("* --share is ignored on a Hugging Face Space: the Space's own address is already public.")
-        share = False
-    why_not = ""
-    if share:
-        ok, why_not = share_server_reachable()
-        if not ok:
-            share = False
+        return False, ""
+    return share_server_reachable()
 
+
+def check_home() -> None:
+    """Stop at once, with the reason, when the studio's home folder cannot be written."""
     from forge.errors import ForgeError
     from forge.settings import check_writable, get_settings
 
@@ -122,14 +122,40 @@ def main(argv: list[str] | None = None) -> None:
         check_writable(get_settings().home)
     except ForgeError as e:
         raise SystemExit(f"Error: {e}") from None
-    from forge.serving.auth import KEY_ENV, AppOptions, describe, is_loopback
-    from forge.ui import build_app, launch_kwargs
-    from forge.ui.hub import SHARE_WARNING
+
+
+def app_options(args: argparse.Namespace, auth: tuple[str, str] | None, share: bool):
+    """How the app is served (public? a login? an API key?): what the page and the /v1 routes read."""
+    from forge.serving.auth import KEY_ENV, AppOptions, is_loopback
 
     space = bool(os.environ.get("SPACE_ID"))
-    options = AppOptions(public=share or space or not is_loopback(args.host), share_link=args.share and not space,
-                         auth=auth, api_key=os.environ.get(KEY_ENV) or None)
-    unprotected = options.shared_without_login  # the page shows the same warning
+    return AppOptions(public=share or space or not is_loopback(args.host), share_link=args.share and not space,
+                      auth=auth, api_key=os.environ.get(KEY_ENV) or None)
+
+
+def report_share(demo, why_not: str, unprotected: bool) -> None:
+    """Say where the public link is, or why there is none; warn when anyone with it can use the studio."""
+    from forge.ui.hub import SHARE_WARNING
+
+    if demo.share_url:
+        print(f"* Public link: {demo.share_url}", flush=True)
+    else:
+        reason = why_not or "the share server did not answer (see the message above)"
+        print(f"* No public share link could be made: {reason}. The app is served locally only, "
+              f"at {demo.local_url}", flush=True)
+    if unprotected:
+        print(f"* WARNING: {SHARE_WARNING}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    auth = parse_auth(args.auth)
+    share, why_not = share_wanted(args.share)
+    check_home()
+    from forge.serving.auth import describe
+    from forge.ui import build_app, launch_kwargs
+
+    options = app_options(args, auth, share)
     demo = build_app(options)
     mcp = mcp_wanted(args.mcp, auth)
     report_runs()
@@ -140,14 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     if mcp:
         report_mcp(demo)
     if args.share:
-        if demo.share_url:
-            print(f"* Public link: {demo.share_url}", flush=True)
-        else:
-            reason = why_not or "the share server did not answer (see the message above)"
-            print(f"* No public share link could be made: {reason}. The app is served locally only, "
-                  f"at {demo.local_url}", flush=True)
-        if unprotected:
-            print(f"* WARNING: {SHARE_WARNING}", flush=True)
+        report_share(demo, why_not, options.shared_without_login)  # the page shows the same warning
     try:
         demo.block_thread()
     except KeyboardInterrupt:

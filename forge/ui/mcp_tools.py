@@ -4,8 +4,8 @@ as tools, and under which names.
 ``python app.py --mcp`` turns on Gradio's MCP server at ``/gradio_api/mcp/`` (streamable HTTP).
 Gradio would offer every documented endpoint as a tool named after its Python function; the studio
 offers the endpoints listed in ``TOOLS`` instead, named for what they do, and answers with JSON
-text. Each tool's description is its endpoint's API description (the ``API`` dicts of the tabs);
-its parameters are described by the endpoint function's docstring (``Args:``).
+text. Each tool's description is its endpoint's API description (the endpoint function's docstring
+before ``Args:``); its parameters are described by that docstring's ``Args:``.
 
 Three endpoints are made here for clients that call once and wait for the answer (an MCP tool
 call must return): ``/start_run`` queues a run and returns at once (``/train`` streams until the
@@ -21,14 +21,15 @@ import re
 import time
 from typing import Any
 
-import gradio as gr
+from ..errors import ConfigError, ForgeError
+from ..training.state import RunState
+from .endpoint import endpoint
+from .run_view import find_active_run, follow, submit
 
-from ..errors import ConfigError
-from . import views
-from .widgets import friendly_error
+WHERE = "the MCP tools"
 
 MCP_PATH = "gradio_api/mcp/"
-MAX_WAIT_S = 50  # follow_run's longest wait: under the 60 s many MCP clients give a tool call
+MAX_WAIT_S = 50  # follow_run's longest wait: under the 60 s many MCP clients give a tool call (named in its docstring)
 LOG_TAIL = 8
 
 # tool name -> endpoint, in the order a client lists them; an endpoint this server lacks is left out
@@ -51,31 +52,6 @@ TOOLS = {
 }
 # endpoints that stream until a run ends, not tools: their one-call tools
 STREAMED = {"train": "start_run", "follow": "follow_run"}
-
-API = {
-    "start_run": "Start a fine-tuning run and return at once with its run_id (the run trains in its own process; "
-                 "follow it with /follow_run). config: the run's settings as a JSON object or YAML text, with the "
-                 "keys of config.yaml (model_name, dataset, task, strategy, max_steps, learning_rate, lora_r, ...); "
-                 "every setting left out takes the hardware's default. Returns run_id, name, status (queued or "
-                 "running), queue_position, model, dataset, strategy. Example: "
-                 '{"dataset": "sample:pirate_persona", "max_steps": 30, "run_name": "pirate"}.',
-    "follow_run": "How a run is doing: status (queued, running, completed, failed, stopped, interrupted), "
-                  "step / max_steps, progress_percent, ETA in seconds, last train loss, eval loss, learning rate, "
-                  "the error of a failed run, the last log lines, and for a completed run its metrics and the "
-                  "model_id to chat with. run_id: from /start_run or /runs (empty: the active run). wait_seconds: "
-                  f"0 answers at once; up to {MAX_WAIT_S} waits until the run ends or that time passes. "
-                  'Example: {"run_id": "20260101-120000-ab12", "wait_seconds": 30}.',
-    "list_datasets": "The datasets a run can train on: the built-in samples (dataset reference sample:NAME, task, "
-                     "rows, columns) and the files uploaded to the server (reference: the file name). A Hub dataset "
-                     "id (org/name) also works when the server is online. Put the reference in config.dataset of "
-                     "/start_run; check one first with /validate_dataset.",
-}
-
-
-def _plain_error(e: BaseException) -> gr.Error:
-    """What the client reads: a ForgeError's message and hint, not a traceback."""
-    return gr.Error(friendly_error(e, "the MCP tools"), print_exception=False)
-
 
 def _parse(text: str) -> Any:
     """JSON or YAML text as data; a JSON object that YAML cannot read either is reported as JSON."""
@@ -117,28 +93,36 @@ def config_from_text(config: dict | str | None) -> dict[str, Any]:
 
 
 def start_run(config: dict | str) -> dict:
-    """Queue a run from its config and return at once.
+    """Start a fine-tuning run and return at once with its run_id (the run trains in its own process;
+    follow it with /follow_run). config: the run's settings as a JSON object or YAML text, with the
+    keys of config.yaml (model_name, dataset, task, strategy, max_steps, learning_rate, lora_r, ...);
+    every setting left out takes the hardware's default. Returns run_id, name, status (queued or
+    running), queue_position, model, dataset, strategy. Example:
+    {"dataset": "sample:pirate_persona", "max_steps": 30, "run_name": "pirate"}.
 
     Args:
         config: the run's settings as a JSON object or YAML text (keys of config.yaml), e.g. {"dataset": "sample:pirate_persona", "max_steps": 30}
     """
+    from ..history import run_summary
     from ..training import get_queue
 
-    try:
-        rec = views.submit(config_from_text(config))
-    except Exception as e:
-        raise _plain_error(e) from None
-    return {"run_id": rec["id"], **views.run_summary(rec), "queue_position": get_queue().position(rec["id"]),
+    rec = submit(config_from_text(config))
+    return {"run_id": rec["id"], **run_summary(rec), "queue_position": get_queue().position(rec["id"]),
             "next": f"follow_run with run_id {rec['id']} (wait_seconds up to {MAX_WAIT_S}) until it has ended"}
 
 
 def _model_of(run_id: str) -> str | None:
-    from ..runs import get_store
+    """The id of the model a run saved (None when it saved none)."""
+    from ..refs import find_record
 
-    return next((m["id"] for m in get_store().list_models() if m.get("run_id") == run_id), None)
+    try:
+        rec = find_record(run_id)
+    except ForgeError:
+        return None
+    return rec["id"] if rec else None
 
 
-def _next_step(view: views.RunView, model_id: str | None) -> str:
+def _next_step(view: RunState, model_id: str | None) -> str:
     if not view.finished:
         return f"follow_run again with run_id {view.run_id} and wait_seconds (at most {MAX_WAIT_S})"
     if view.status == "completed" and model_id:
@@ -146,7 +130,7 @@ def _next_step(view: views.RunView, model_id: str | None) -> str:
     return f"see error and log_tail; resume_run with run_id {view.run_id} continues from its last checkpoint"
 
 
-def progress(view: views.RunView) -> dict[str, Any]:
+def progress(view: RunState) -> dict[str, Any]:
     """A run's state for a client that reads it once: the progress update without the events, the
     log's last lines, a short evaluation, the model it saved and what to do next."""
     out = view.update()
@@ -173,24 +157,25 @@ def _wait_limit(wait_seconds: Any) -> float:
 
 
 async def follow_run(run_id: str = "", wait_seconds: float = 0) -> dict:
-    """A run's progress now, or when it ends or wait_seconds have passed, whichever comes first.
+    """How a run is doing: status (queued, running, completed, failed, stopped, interrupted), step / max_steps,
+    progress_percent, ETA in seconds, last train loss, eval loss, learning rate, the error of a failed run, the
+    last log lines, and for a completed run its metrics and the model_id to chat with. run_id: from /start_run
+    or /runs (empty: the active run). wait_seconds: 0 answers at once; up to 50 waits until the run ends or
+    that time passes. Example: {"run_id": "20260101-120000-ab12", "wait_seconds": 30}.
 
     Args:
         run_id: the run's id, from start_run or list_runs; empty: the run training now
         wait_seconds: 0 answers at once; up to 50 waits for the run to end that long at most
     """
-    try:
-        deadline = time.monotonic() + _wait_limit(wait_seconds)
-        rid = (run_id or "").strip() or views.find_active_run()
-        if not rid:
-            raise ConfigError("No run is active, and no run_id was given.",
-                              "Give the run_id that start_run returned, or pick one from list_runs.")
-        latest: list[views.RunView] = []  # the view as last read (the follow yields at least once)
-        async for view, _, _ in views.follow(rid, until=lambda: bool(latest) and time.monotonic() >= deadline):
-            latest[:] = [view]
-        return progress(latest[0])
-    except Exception as e:
-        raise _plain_error(e) from None
+    deadline = time.monotonic() + _wait_limit(wait_seconds)
+    rid = (run_id or "").strip() or find_active_run()
+    if not rid:
+        raise ConfigError("No run is active, and no run_id was given.",
+                          "Give the run_id that start_run returned, or pick one from list_runs.")
+    latest: list[RunState] = []  # the state as last read (the follow yields at least once)
+    async for state, _, _ in follow(rid, until=lambda: bool(latest) and time.monotonic() >= deadline):
+        latest[:] = [state]
+    return progress(latest[0])
 
 
 def _sample_info(name: str, path) -> dict[str, Any]:
@@ -202,7 +187,10 @@ def _sample_info(name: str, path) -> dict[str, Any]:
 
 
 def list_datasets() -> dict:
-    """The built-in sample datasets and the uploaded files, with the reference to train on each."""
+    """The datasets a run can train on: the built-in samples (dataset reference sample:NAME, task, rows,
+    columns) and the files uploaded to the server (reference: the file name). A Hub dataset id (org/name) also
+    works when the server is online. Put the reference in config.dataset of /start_run; check one first with
+    /validate_dataset."""
     from ..data import samples
     from ..housekeeping import list_datasets as uploaded
 
@@ -213,9 +201,8 @@ def list_datasets() -> dict:
 
 def build() -> None:
     """Register the endpoints made for one-call clients (inside the page's Blocks)."""
-    gr.api(start_run, api_name="start_run", api_description=API["start_run"], concurrency_limit=None)
-    gr.api(follow_run, api_name="follow_run", api_description=API["follow_run"], concurrency_limit=None)
-    gr.api(list_datasets, api_name="list_datasets", api_description=API["list_datasets"], concurrency_limit=None)
+    for fn in (start_run, follow_run, list_datasets):
+        endpoint(fn, where=WHERE, concurrency_limit=None)
 
 
 # ---- the MCP server ----------------------------------------------------------------------------
@@ -271,5 +258,5 @@ def mcp_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/" + MCP_PATH
 
 
-__all__ = ["API", "MAX_WAIT_S", "TOOLS", "app_kwargs", "build", "config_from_text", "follow_run",
+__all__ = ["MAX_WAIT_S", "TOOLS", "app_kwargs", "build", "config_from_text", "follow_run",
            "list_datasets", "mcp_url", "offer_tools", "progress", "start_run"]
