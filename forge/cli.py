@@ -23,59 +23,60 @@ from typing import Any
 from .errors import ForgeError
 
 
-def _progress_line(ev: dict[str, Any]) -> str:
-    step, total = ev.get("step", 0), ev.get("max_steps") or 0
+def _progress_line(state) -> str:
+    """The progress bar line of a run's state (redrawn in place)."""
+    from .training.state import clock
+
+    p = state.progress
+    step, total = p.get("step", 0), p.get("max_steps") or 0
     width = 30
-    done = int(width * step / total) if total else 0
-    eta = ev.get("eta")
-    eta_s = f"{int(eta // 60)}:{int(eta % 60):02d}" if isinstance(eta, (int, float)) else "--:--"
-    phase = f"{ev['phase']} " if ev.get("phase") not in (None, "train") else ""
+    done = int(width * state.progress_fraction()) if total else 0
+    eta = clock(p.get("eta")) if isinstance(p.get("eta"), (int, float)) else "--:--"
+    phase = f"{p['phase']} " if p.get("phase") not in (None, "train") else ""
     return (f"\r{phase}[{'#' * done}{'.' * (width - done)}] {step}/{total} "
-            f"epoch {ev.get('epoch', 0):.2f} · ETA {eta_s} · {ev.get('tokens_per_second', 0):.0f} tok/s")
+            f"epoch {p.get('epoch') or 0:.2f} · ETA {eta} · {p.get('tokens_per_second') or 0:.0f} tok/s")
 
 
 _METRICS_SHOWN = ("loss", "eval_loss", "learning_rate", "reward", "rewards/accuracies", "eval_perplexity")
 
 
-def _event_line(ev: dict[str, Any]) -> str:
-    """A log, status, phase or metrics event as the line the terminal shows (empty: nothing to show)."""
-    kind = ev["kind"]
-    if kind == "log":
-        return ("ERROR: " if ev.get("level") == "error" else "") + ev["message"] + "\n"
-    if kind == "status":
-        return f"[{ev['status']}] {ev['message']}\n" if ev.get("message") else ""
-    if kind == "phase":
-        return f"== phase {ev.get('index', 0) + 1}/{ev.get('total', 1)}: {ev['name']} ==\n"
-    shown = {k: v for k, v in ev.items() if k in _METRICS_SHOWN}
-    return f"step {ev.get('step')}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()) + "\n" if shown else ""
+def _metrics_line(state) -> str:
+    """The last metrics event's main values as one line (empty when it has none of them)."""
+    shown = {k: v for k, v in state.step_metrics.items() if k in _METRICS_SHOWN and isinstance(v, (int, float))}
+    return f"step {state.step_metrics.get('step')}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()) + "\n" \
+        if shown else ""
 
 
-def _print_events(events: list[dict[str, Any]], bar: bool, out) -> bool:
-    """Write events to ``out``: progress redraws one bar line, the others end it and print a line.
-    Returns whether the bar is the last thing written."""
+def _print_events(state, events: list[dict[str, Any]], bar: bool, out) -> bool:
+    """Fold events into the run's state and write what changed to ``out``: progress redraws one bar
+    line; new log lines and metrics end it and print lines. Returns whether the bar is the last thing written."""
     for ev in events:
-        if ev["kind"] == "progress":
-            out.write(_progress_line(ev))
+        seen = state.log_count
+        state.feed([ev])
+        lines = "".join(line + "\n" for line in state.new_log_lines(seen))
+        if ev.get("kind") == "metrics":
+            lines += _metrics_line(state)
+        if lines:
+            out.write(("\n" if bar else "") + lines)
+            bar = False
+        elif ev.get("kind") == "progress":
+            out.write(_progress_line(state))
             bar = True
-        elif ev["kind"] in ("log", "status", "metrics", "phase"):
-            if bar:
-                out.write("\n")
-                bar = False
-            out.write(_event_line(ev))
     return bar
 
 
-def follow(events_path: str, until_done: threading.Event, out=None) -> None:
+def follow(events_path: str, until_done: threading.Event, out=None, run_id: str = "") -> None:
     """Print a run's events (log lines, metrics, a progress bar) as they are written (to ``out``,
-    by default the standard output as it is when the run starts)."""
-    from .training.events import read_events
+    by default the standard output as it is when the run starts), folded by the engine's RunState."""
+    from .training.state import RunState
 
     out = out or sys.stdout
-    offset, bar = 0, False
+    state = RunState(run_id=run_id)
+    bar = False
     while True:
         finished = until_done.is_set()
-        events, offset = read_events(events_path, offset)
-        bar = _print_events(events, bar, out)
+        events, _changed = state.read_more(events_path)
+        bar = _print_events(state, events, bar, out)
         out.flush()
         if finished:
             if bar:
@@ -143,7 +144,7 @@ def _follow_to_end(queue, rec: dict[str, Any], detach: bool) -> int:
               f"or with: python -m forge show {rec['id']}")
         return 0
     done = threading.Event()
-    printer = threading.Thread(target=follow, args=(rec["events_path"], done), daemon=True)
+    printer = threading.Thread(target=follow, args=(rec["events_path"], done, None, rec["id"]), daemon=True)
     printer.start()
     final = None
     presses = 0
@@ -187,55 +188,57 @@ def cmd_resume(args) -> int:
     return _follow_to_end(queue, rec, args.detach)
 
 
-def _duration(rec: dict) -> str:
-    if rec.get("started") and rec.get("finished"):
-        s = int(rec["finished"] - rec["started"])
-        return f"{s // 60}m{s % 60:02d}s"
-    return "-"
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    return f"{s // 60}m{s % 60:02d}s"
 
 
 def cmd_runs(args) -> int:
-    from .runs import get_store
+    from .history import history_table
 
-    runs = get_store().list_runs()
+    runs = history_table()
     if not runs:
         print("No runs yet. Start one with: python -m forge train CONFIG.yaml")
         return 0
     print(f"{'ID':24} {'NAME':28} {'STRATEGY':9} {'TASK':16} {'STATUS':11} {'TIME':8} LOSS")
     for r in runs:
-        loss = r.get("metrics", {}).get("loss")
-        print(f"{r['id']:24} {str(r.get('name'))[:28]:28} {str(r.get('strategy')):9} {str(r.get('task')):16} "
-              f"{r['status']:11} {_duration(r):8} {'' if loss is None else f'{loss:.4f}'}")
+        loss = r["final_loss"]
+        print(f"{r['id']:24} {str(r['name'])[:28]:28} {r['strategy'] or '-':9} {r['task'] or '-':16} "
+              f"{r['status']:11} {_duration(r['duration_s']):8} {'' if loss is None else f'{loss:.4f}'}")
     return 0
 
 
 def cmd_show(args) -> int:
-    from .runs import get_store
+    """One run as the API's /run_detail gives it (the same engine function), in words or as JSON."""
+    from .history import public, run_detail
 
-    rec = get_store().get_run(args.run_id)
-    if rec is None:
-        raise ForgeError(f"There is no run '{args.run_id}'.", "List the runs with: python -m forge runs")
+    try:
+        d = run_detail(args.run_id)
+    except ForgeError as e:
+        raise ForgeError(e.message, "List the runs with: python -m forge runs") from None
     if args.json:
-        print(json.dumps(rec, indent=2, default=str))
+        print(json.dumps(public(d), indent=2, default=str))
         return 0
-    print(f"Run {rec['id']}: {rec.get('name')}\n  status: {rec['status']}" + (f" — {rec['error']}" if rec.get("error") else ""))
-    for k in ("base_model", "strategy", "task", "dataset", "provider", "provider_reason", "output_dir", "run_dir"):
-        if rec.get(k):
-            print(f"  {k}: {rec[k]}")
-    print(f"  duration: {_duration(rec)}")
-    from .training import checkpoints
-
-    saved = checkpoints.describe(Path(rec.get("run_dir") or "") / "checkpoints") if rec.get("run_dir") else []
-    if saved:
-        print("  checkpoints: " + ", ".join(f"{c['name']} ({c['size']})" for c in saved))
-    if rec.get("metrics"):
-        print("  final metrics:")
-        for k, v in sorted(rec["metrics"].items()):
-            print(f"    {k}: {v:.6g}" if isinstance(v, float) else f"    {k}: {v}")
-    print("  config:")
-    for k, v in rec.get("config", {}).items():
-        print(f"    {k}: {v}")
+    print(f"Run {d['id']}: {d['name']}\n  status: {d['status']}" + (f" — {d['error']}" if d.get("error") else ""))
+    for k in ("model", "strategy", "task", "dataset", "provider", "output_dir", "devices", "tensorboard_dir"):
+        if d.get(k):
+            print(f"  {k}: {d[k]}")
+    print(f"  duration: {_duration(d['duration_s'])}")
+    if d["checkpoints"]:
+        print("  checkpoints: " + ", ".join(f"{c['name']} ({c['size']})" for c in d["checkpoints"]))
+    _print_mapping("final metrics", d["metrics"], numbers=True)
+    _print_mapping("config", d["config"])
     return 0
+
+
+def _print_mapping(title: str, values: dict[str, Any], numbers: bool = False) -> None:
+    if not values:
+        return
+    print(f"  {title}:")
+    for k, v in (sorted(values.items()) if numbers else values.items()):
+        print(f"    {k}: {v:.6g}" if isinstance(v, float) else f"    {k}: {v}")
 
 
 def cmd_delete_run(args) -> int:
@@ -288,16 +291,10 @@ def _bar(fraction: float, message: str) -> None:
 def cmd_export(args) -> int:
     """A model (a fine-tuned model's id or name, a run id, or a base model) as a GGUF file or a .zip."""
     if args.format == "zip":
-        from .errors import ModelNotFoundError
         from .export import archive
-        from .gguf_export import model_record
-        from .runs import get_store
+        from .refs import record
 
-        rec = model_record(args.ref, get_store())
-        if rec is None:
-            raise ModelNotFoundError(f"There is no fine-tuned model or run '{args.ref}'.",
-                                     "`forge runs` lists the runs; the Models tab lists the models.")
-        path = archive(rec["id"], progress=_bar)
+        path = archive(record(args.ref)["id"], progress=_bar)
         print(f"\n{path}")
         return 0
     from .gguf_export import estimate_sizes, export_gguf
