@@ -385,6 +385,29 @@ def test_loss_curve_png(trained, tmp_path):
     assert hub.loss_curve_png(tmp_path / "missing.jsonl", tmp_path / "x.png") is None
 
 
+def test_loss_curve_reads_the_run_state(tmp_path, monkeypatch):
+    """The curve's points are the RunState's: a phase's series named after it, a resumed run's steps once."""
+    from forge.hub import curves
+
+    events = [{"kind": "metrics", "step": 1, "loss": 2.0, "phase": "reward"},
+              {"kind": "metrics", "step": 1, "loss": 3.0}, {"kind": "metrics", "step": 2, "loss": 2.5},
+              {"kind": "metrics", "step": 3, "loss": 9.0},  # trained again after the resume below
+              {"kind": "status", "status": "running", "resume_step": 2},
+              {"kind": "metrics", "step": 3, "loss": 2.2, "eval_loss": 2.4}]
+    log = tmp_path / "run" / "events.jsonl"
+    log.parent.mkdir()
+    log.write_text("".join(json.dumps(ev) + "\n" for ev in events))
+    drawn = {}
+    monkeypatch.setattr(curves, "_draw", lambda series, dest: drawn.update(series) or dest)
+    assert curves.loss_curve_png(log, tmp_path / "c.png") == tmp_path / "c.png"
+    assert drawn == {"reward train loss": [(1, 2.0)], "train loss": [(1, 3.0), (2, 2.5), (3, 2.2)],
+                     "eval loss": [(3, 2.4)]}
+    assert [curves._label(n) for n in drawn] == [("training loss (reward)", False), ("training loss", False),
+                                                ("evaluation loss", True)]
+    log.write_text(json.dumps({"kind": "log", "message": "no loss yet"}) + "\n")
+    assert curves.loss_curve_png(log, tmp_path / "d.png") is None
+
+
 # ---- search and download ------------------------------------------------------------------------
 
 def test_search_models_and_datasets_with_fake(fake_hub):

@@ -1,12 +1,16 @@
-"""The loss-curve image a model card shows: training (and evaluation) loss per step, per phase."""
+"""The loss-curve image a model card shows: training (and evaluation) loss per step, per phase.
+
+The points come from the run's :class:`~forge.training.state.RunState`, the one reader of its event
+log (a resumed run's steps counted once).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..training.events import read_all
+from ..training.state import RunState
 
-Series = dict[str, tuple[list[float], list[float]]]  # "key|phase" -> (steps, values)
+_LABELS = {"train loss": "training loss", "eval loss": "evaluation loss"}
 
 
 def loss_curve_png(events_path: str | Path | None, dest: str | Path) -> Path | None:
@@ -14,42 +18,34 @@ def loss_curve_png(events_path: str | Path | None, dest: str | Path) -> Path | N
     the log holds no loss."""
     if not events_path or not Path(events_path).is_file():
         return None
-    series, phases = _loss_series(events_path)
+    state = RunState(run_id=Path(events_path).parent.name, metric_keys=())
+    state.read_more(events_path)
+    series = state.series("loss")
     if not series:
         return None
-    return _draw(series, len(phases) > 1, Path(dest))
+    return _draw(series, Path(dest))
 
 
-def _loss_series(events_path: str | Path) -> tuple[Series, set[str]]:
-    """The loss and eval_loss points of the metrics events, by key and phase; the phases seen."""
-    series: Series = {}
-    phases = set()
-    for ev in read_all(events_path):
-        if ev.get("kind") != "metrics" or ev.get("step") is None:
-            continue
-        phase = ev.get("phase") or ""
-        phases.add(phase)
-        for key in ("loss", "eval_loss"):
-            v = ev.get(key)
-            if isinstance(v, (int, float)):
-                xs, ys = series.setdefault(f"{key}|{phase}", ([], []))
-                xs.append(float(ev["step"]))
-                ys.append(float(v))
-    return series, phases
+def _label(series: str) -> tuple[str, bool]:
+    """A series' legend label ("training loss (reward)"), and whether it is an evaluation series."""
+    for name, label in _LABELS.items():
+        if series.endswith(name):
+            phase = series[: -len(name)].strip()
+            return label + (f" ({phase})" if phase else ""), name == "eval loss"
+    return series, False
 
 
-def _draw(series: Series, name_phases: bool, dest: Path) -> Path:
+def _draw(series: dict[str, list[tuple[float, float]]], dest: Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 4.5), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    for name, (xs, ys) in sorted(series.items(), key=lambda kv: (kv[0].split("|")[1], kv[0].startswith("eval"))):
-        key, phase = name.split("|")
-        label = ("training loss" if key == "loss" else "evaluation loss") + (f" ({phase})" if name_phases else "")
-        ax.plot(xs, ys, marker="o" if key == "eval_loss" else None, markersize=4, label=label,
-                linestyle="--" if key == "eval_loss" else "-")
+    for name, points in series.items():
+        label, is_eval = _label(name)
+        ax.plot([s for s, _ in points], [v for _, v in points], marker="o" if is_eval else None, markersize=4,
+                label=label, linestyle="--" if is_eval else "-")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
