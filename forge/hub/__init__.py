@@ -39,8 +39,6 @@ from .records import pushable_models, suggest_repo_id
 from .search import LICENSES, search_datasets, search_models
 from .tokens import TOKEN_ENV, scrub, token_source
 
-_scrub = scrub  # the Hub tab's name for it (forge/ui/hub.py), until it calls scrub
-
 __all__ = ["LICENSES", "MODEL_PATTERNS", "TOKEN_ENV", "base_license", "build_card", "cached_models", "card_preview",
            "check_repo_id", "download_dataset", "download_model", "loss_curve_png", "push_model", "pushable_models",
            "repo_id_problem", "scrub", "search_datasets", "search_models", "storage_info", "suggest_repo_id",
