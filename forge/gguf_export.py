@@ -70,9 +70,6 @@ class Source:
     base_model: str | None = None
 
 
-model_record = find_record  # the name cli.cmd_export imports (until it calls refs.record)
-
-
 def resolve_source(ref: str, store: RunStore | None = None) -> Source:
     """A model record (by id, name or run id) or a base model reference → what to convert."""
     store = store or get_store()
