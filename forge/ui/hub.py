@@ -254,40 +254,45 @@ def push_panel() -> Push:
     return Push(model, refresh, kind, repo, repo_check, private, push, overwrite, result, card)
 
 
+def _results(columns: list[str], what: str, table_id: str, download_id: str) -> tuple[Any, Any, Any, Any]:
+    """The results table, the box of the one to download (a click on a row fills it), its button and
+    the status line."""
+    table = gr.Dataframe(headers=columns, interactive=False, wrap=True, max_height=320,
+                         column_widths=COLUMN_WIDTHS, elem_id=table_id)
+    with gr.Row():
+        pick = gr.Textbox(label=f"{what} to download", placeholder="org/name (click a row)", scale=4)
+        download = gr.Button("Download", scale=1, elem_id=download_id)
+    return table, pick, download, gr.Markdown("")
+
+
+def _search_box(title: str, placeholder: str, button_id: str | None = None) -> tuple[Any, Any, Any]:
+    """The panel's title, the search words and the sort order (and the Search button, with its id)."""
+    gr.Markdown(f"### {title}")
+    with gr.Row():
+        query = gr.Textbox(label="Search", placeholder=placeholder, scale=3)
+        sort = gr.Radio(SORT_CHOICES, value="downloads", label="Sort by", scale=2)
+        search = gr.Button("Search", scale=1, elem_id=button_id) if button_id else None
+    return query, sort, search
+
+
 def model_search_panel() -> Search:
     with gr.Group(elem_classes="mf-section"):
-        gr.Markdown("### Find a base model")
-        with gr.Row():
-            query = gr.Textbox(label="Search", placeholder="SmolLM2, Qwen2.5 0.5B, llama...", scale=3)
-            sort = gr.Radio(SORT_CHOICES, value="downloads", label="Sort by", scale=2)
+        query, sort, _ = _search_box("Find a base model", "SmolLM2, Qwen2.5 0.5B, llama...")
         with gr.Row():
             license = gr.Dropdown([("Any", "")] + [(x, x) for x in hub.LICENSES], value="", label="Licence",
                                   allow_custom_value=True)
             size = gr.Number(0, label="At most (billions of parameters)", minimum=0, info="0: any size")
             search = gr.Button("Search", elem_id="mf-hub-search-models")
-        table = gr.Dataframe(headers=MODEL_COLUMNS, interactive=False, wrap=True, max_height=320,
-                             column_widths=COLUMN_WIDTHS, elem_id="mf-hub-models")
-        with gr.Row():
-            pick = gr.Textbox(label="Model to download", placeholder="org/name (click a row)", scale=4)
-            download = gr.Button("Download", scale=1, elem_id="mf-hub-download-model")
-        status = gr.Markdown("")
+        table, pick, download, status = _results(MODEL_COLUMNS, "Model", "mf-hub-models", "mf-hub-download-model")
         cached = gr.Markdown(cached_markdown(), elem_id="mf-hub-cached")
     return Search(query, sort, search, table, gr.State([]), pick, download, status, license, size, cached)
 
 
 def dataset_search_panel() -> Search:
     with gr.Group(elem_classes="mf-section"):
-        gr.Markdown("### Find a dataset")
-        with gr.Row():
-            query = gr.Textbox(label="Search", placeholder="alpaca, dolly, ultrachat...", scale=3)
-            sort = gr.Radio(SORT_CHOICES, value="downloads", label="Sort by", scale=2)
-            search = gr.Button("Search", scale=1, elem_id="mf-hub-search-datasets")
-        table = gr.Dataframe(headers=DATASET_COLUMNS, interactive=False, wrap=True, max_height=320,
-                             column_widths=COLUMN_WIDTHS, elem_id="mf-hub-datasets")
-        with gr.Row():
-            pick = gr.Textbox(label="Dataset to download", placeholder="org/name (click a row)", scale=4)
-            download = gr.Button("Download", scale=1, elem_id="mf-hub-download-dataset")
-        status = gr.Markdown("")
+        query, sort, search = _search_box("Find a dataset", "alpaca, dolly, ultrachat...", "mf-hub-search-datasets")
+        table, pick, download, status = _results(DATASET_COLUMNS, "Dataset", "mf-hub-datasets",
+                                                 "mf-hub-download-dataset")
     return Search(query, sort, search, table, gr.State([]), pick, download, status)
 
 
