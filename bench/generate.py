@@ -122,10 +122,10 @@ def setup(doc: str):
 
     if a.threads:
         torch.set_num_threads(a.threads)
-    from forge import inference
+    from forge.refs import resolve_spec
 
     ref = model_ref(a.model)
-    return a, torch, ref, inference.resolve_spec(ref)
+    return a, torch, ref, resolve_spec(ref)
 
 
 def main() -> None:

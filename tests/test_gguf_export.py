@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from forge import gguf_export, inference, models
+from forge import gguf_export, inference, models, refs
 from forge.errors import BusyError, ConfigError, ForgeError
 from forge.runs import get_store
 
@@ -92,7 +92,7 @@ def test_an_adapter_is_merged_first_through_the_cli_api_and_playground(trained_a
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
-    tuned = inference.load_model(inference.spec_from_record(trained_adapter))
+    tuned = inference.load_model(refs.spec_from_record(trained_adapter))
     path = gguf_export.gguf_path(rec)
     back = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name).eval()
     base = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
