@@ -122,10 +122,10 @@ def test_run_view_follows_the_evaluation_event(trained_adapter):
 
 
 def test_finetune_picker_lists_cached_hub_models(monkeypatch):
-    from forge import hub
+    from forge import catalog
     from forge.ui import views
 
-    monkeypatch.setattr(hub, "cached_models", lambda: [
+    monkeypatch.setattr(catalog, "cached_models", lambda: [
         {"repo_id": "org/cached-model", "path": "/cache/x", "size": "1.0 MB", "modified": 1.0}])
     choices = views.model_choices()
     assert ("org/cached-model (downloaded, 1.0 MB)", "org/cached-model") in choices

@@ -181,7 +181,7 @@ def test_playground_prompt_is_the_training_prompt(trained_adapter, tiny_model, t
          inference.build_messages("extractive-qa", context="The treasure is on Skull Island.",
                                   question="Where is the treasure?")),
         ("chat", {"messages": chat},
-         inference._with_system(inference.build_messages("chat", history=chat[1:3], prompt="Where is it?"),
+         inference.with_system(inference.build_messages("chat", history=chat[1:3], prompt="Where is it?"),
                                 "Talk like a pirate.")),
     ]
     for task, row, playground in cases:

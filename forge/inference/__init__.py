@@ -29,8 +29,6 @@ from .stops import StopText
 from .streamers import GenerationStats
 from .streaming import generate_text, prompt_fit, stream, stream_compare
 
-_with_system = with_system  # the name tests/test_models_playground.py uses
-
 __all__ = ["MODES", "GenerationSettings", "GenerationStats", "InferenceModel", "ModelRegistry", "ModelSpec", "StopText",
            "base_model_choices", "base_spec_of", "build_messages", "device_and_dtype", "generate", "generate_text",
            "get_registry", "load_model", "mode_for_task", "model_choices", "normalize_messages", "plain_content",
