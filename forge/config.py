@@ -17,9 +17,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .catalog import EMBEDDED_MODEL  # the default model_name
 from .errors import ConfigError
-
-EMBEDDED_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 TASKS = ("text-generation", "chat", "summarization", "extractive-qa", "preference", "feedback", "prompt")
 Task = Literal["text-generation", "chat", "summarization", "extractive-qa", "preference", "feedback", "prompt"]
