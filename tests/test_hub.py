@@ -349,6 +349,19 @@ def test_model_card_metadata_parses_with_license_dataset_and_evaluation():
     assert "| 4-bit (QLoRA) |" in text or "4-bit (QLoRA)" in text
 
 
+def test_card_names_the_base_and_dataset_by_the_engines_rules(tmp_path):
+    from forge.config import EMBEDDED_MODEL
+    from forge.hub.provenance import base_hub_id, dataset_ref
+
+    assert base_hub_id(EMBEDDED_MODEL) == EMBEDDED_MODEL and base_hub_id("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"
+    assert base_hub_id(str(tmp_path)) is None and base_hub_id(str(tmp_path / "gone")) is None
+    assert base_hub_id(None) is None and base_hub_id("no-such-model") is None
+    assert dataset_ref("sample:pirate_persona") == {"kind": "sample", "name": "pirate_persona", "hub_id": None}
+    assert dataset_ref("tatsu-lab/alpaca")["hub_id"] == "tatsu-lab/alpaca"
+    assert dataset_ref("/home/me/data.jsonl") == {"kind": "file", "name": "data.jsonl", "hub_id": None}
+    assert dataset_ref("org/data.csv")["kind"] == "file"
+
+
 def test_card_describes_the_settings_as_trained(tmp_path):
     """A qlora run where the user set only the strategy: 4-bit comes from the strategy, so the card
     reads it from the run's resolved config, not from the user's settings."""

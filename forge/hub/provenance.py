@@ -7,27 +7,23 @@ import json
 from pathlib import Path
 
 from ..catalog import HUB_ID, _hub_cached, is_embedded
-from ..config import EMBEDDED_MODEL
+from ..data.reader import EXTENSIONS
+from ..errors import ForgeError
+from ..refs import base_ref
 from .client import HubClient
 from .reach import bounded
 
 EMBEDDED_LICENSE = "apache-2.0"
-_DATA_SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".txt"}
-
-
-def is_hub_id(ref: str | None) -> bool:
-    """Whether ``ref`` names a Hub repository (``org/name``) rather than a folder on this machine."""
-    ref = (ref or "").strip()
-    return bool(ref) and bool(HUB_ID.match(ref)) and not Path(ref).expanduser().exists()
 
 
 def base_hub_id(base: str | None) -> str | None:
-    """The base model's Hub id, when it has one (the embedded default is SmolLM2 on the Hub)."""
-    if not base:
+    """The base model's Hub id, when it has one (the embedded default is SmolLM2 on the Hub); None for a
+    folder on this machine. What a reference stands for is :func:`forge.refs.base_ref`'s rule."""
+    try:
+        ref = base_ref(base or "")
+    except ForgeError:  # no base, or a folder that is gone: nothing on the Hub to name
         return None
-    if is_embedded(base):
-        return EMBEDDED_MODEL
-    return base.strip() if is_hub_id(base) else None
+    return ref.reference if ref.source in ("embedded", "hub") else None
 
 
 def _license_of_folder(path: Path) -> str | None:
@@ -72,7 +68,7 @@ def dataset_ref(ref: str | None) -> dict:
     if ref.startswith("sample:"):
         return {"kind": "sample", "name": ref.split(":", 1)[1], "hub_id": None}
     p = Path(ref)
-    if not ref or p.suffix.lower() in _DATA_SUFFIXES or ref.startswith((".", "/", "~")) or p.exists() \
-            or not is_hub_id(ref):
+    if not ref or p.suffix.lower() in EXTENSIONS or ref.startswith((".", "/", "~")) or p.exists() \
+            or not HUB_ID.match(ref):
         return {"kind": "file", "name": p.name or "a local file", "hub_id": None}
     return {"kind": "hub", "name": ref, "hub_id": ref}
