@@ -227,31 +227,6 @@ def free_memory() -> None:
         pass
 
 
-def training_bits(config: Any) -> int:
-    """The bits a run's weights train in: 4 or 8 when quantized, 16 in bf16/fp16, else 32."""
-    return 4 if config.use_4bit else 8 if config.use_8bit else 16 if (config.bf16 or config.fp16) else 32
-
-
-def holds_reference_model(config: Any) -> bool:
-    """Whether the run keeps a frozen copy of the model as its reference: the strategy says so
-    (``reference_model``), and only when fully fine-tuning (with LoRA the reference is the same
-    weights with the adapter switched off)."""
-    from .strategies import STRATEGIES
-
-    return bool(getattr(STRATEGIES.get(config.strategy), "reference_model", False)) and not config.lora_r
-
-
-def estimate_run_memory(config: Any, shape: ModelShape, hw: Hardware | None = None,
-                        num_processes: int = 1) -> MemoryEstimate:
-    """The peak-memory estimate of a run's config as it will train (profile defaults filled in and
-    the strategy's own changes made): the one number the form shows and the run logs."""
-    return estimate_memory(shape, lora_r=config.lora_r, bits=training_bits(config),
-                           batch_size=config.per_device_train_batch_size or 1, seq_len=config.max_seq_length or 512,
-                           gradient_checkpointing=bool(config.gradient_checkpointing),
-                           reference_model=holds_reference_model(config), hw=hw,
-                           num_processes=num_processes, distributed=config.distributed)
-
-
 @dataclass(frozen=True)
 class DiskEstimate:
     """What a run leaves on disk: its saved model and the checkpoints it keeps (each holds the

@@ -12,11 +12,36 @@ from types import SimpleNamespace
 from typing import Any
 
 from .config import RunConfig
-from .hardware import DiskEstimate, Hardware, MemoryEstimate, ModelShape
+from .hardware import DiskEstimate, Hardware, MemoryEstimate, ModelShape, estimate_memory
 
 # SmolLM2-135M's shape, for an estimate before the embedded model has been unpacked.
 EMBEDDED_SHAPE = dict(hidden_size=576, num_hidden_layers=30, vocab_size=49152, intermediate_size=1536,
                       num_attention_heads=9, num_key_value_heads=3, tie_word_embeddings=True)
+
+
+def training_bits(config: Any) -> int:
+    """The bits a run's weights train in: 4 or 8 when quantized, 16 in bf16/fp16, else 32."""
+    return 4 if config.use_4bit else 8 if config.use_8bit else 16 if (config.bf16 or config.fp16) else 32
+
+
+def holds_reference_model(config: Any) -> bool:
+    """Whether the run keeps a frozen copy of the model as its reference: the strategy says so
+    (``reference_model``), and only when fully fine-tuning (with LoRA the reference is the same
+    weights with the adapter switched off)."""
+    from .strategies import STRATEGIES
+
+    return bool(getattr(STRATEGIES.get(config.strategy), "reference_model", False)) and not config.lora_r
+
+
+def estimate_run_memory(config: Any, shape: ModelShape, hw: Hardware | None = None,
+                        num_processes: int = 1) -> MemoryEstimate:
+    """The peak-memory estimate of a run's config as it will train (profile defaults filled in and
+    the strategy's own changes made): the one number the form shows and the run logs."""
+    return estimate_memory(shape, lora_r=config.lora_r, bits=training_bits(config),
+                           batch_size=config.per_device_train_batch_size or 1, seq_len=config.max_seq_length or 512,
+                           gradient_checkpointing=bool(config.gradient_checkpointing),
+                           reference_model=holds_reference_model(config), hw=hw,
+                           num_processes=num_processes, distributed=config.distributed)
 
 
 @dataclass
@@ -32,8 +57,6 @@ class RunEstimate:
 
     @property
     def bits(self) -> int:
-        from .hardware import training_bits
-
         return training_bits(self.config)
 
     @property
@@ -116,7 +139,7 @@ def estimate_run(config: RunConfig, hw: Hardware, model_ref: str | None = None,
                  num_processes: int | None = None) -> RunEstimate:
     """Peak memory and disk of ``config`` on ``hw`` (``model_ref``: the checked model reference,
     by default the config's model)."""
-    from .hardware import estimate_run_disk, estimate_run_memory
+    from .hardware import estimate_run_disk
     from .settings import get_settings
 
     shape = model_shape(model_ref or config.model_name)

@@ -109,7 +109,8 @@ def test_the_cli_prints_the_state_a_bar_then_lines():
 
 def test_a_strategy_declares_its_reference_model_for_the_estimate(monkeypatch):
     from forge.config import RunConfig
-    from forge.hardware import ModelShape, detect, estimate_run_memory
+    from forge.hardware import ModelShape, detect
+    from forge.memory import estimate_run_memory
     from forge.strategies import STRATEGIES
     from forge.strategies.sft import SFTStrategy
 

@@ -279,7 +279,8 @@ def test_the_form_shows_the_runs_own_memory_estimate_and_its_disk():
     off: no second copy of the weights), the figure the run's log prints; a full fine-tune's
     checkpoints hold the optimizer state, and the disk line says so."""
     from forge.config import resolve_defaults
-    from forge.hardware import ModelShape, estimate_run_memory, profile_defaults
+    from forge.hardware import ModelShape, profile_defaults
+    from forge.memory import estimate_run_memory
     from forge.strategies import get_strategy
 
     hw = views.hardware()

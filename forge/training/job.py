@@ -202,7 +202,8 @@ class Job:
 
     def _prepare(self):
         from .. import catalog, data
-        from ..hardware import ModelShape, detect, estimate_run_disk, estimate_run_memory, profile_defaults
+        from ..hardware import ModelShape, detect, estimate_run_disk, profile_defaults
+        from ..memory import estimate_run_memory
         from ..providers import choose_provider
         from ..strategies import TrainContext, get_strategy
         hw = detect()
