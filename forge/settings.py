@@ -34,21 +34,11 @@ class Settings:
     on_space: bool = False
     space_id: str | None = None
 
-    @property
-    def runs_dir(self) -> Path:
-        return self.home / "runs"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.home / "models"
-
-    @property
-    def datasets_dir(self) -> Path:
-        return self.home / "datasets"
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.home / "cache"
+    # the home's folders: runs (one folder a run), models, uploaded datasets, caches
+    runs_dir = property(lambda self: self.home / "runs")
+    models_dir = property(lambda self: self.home / "models")
+    datasets_dir = property(lambda self: self.home / "datasets")
+    cache_dir = property(lambda self: self.home / "cache")
 
     def ensure(self) -> "Settings":
         """Create the home's folders. A home that cannot be created is an error that names it; a
