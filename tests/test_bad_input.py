@@ -14,6 +14,8 @@ import yaml
 
 from forge.config import parse_config
 from forge.errors import ConfigError
+from forge.ui.run_view import RunView
+from forge.ui.tables import md_code, md_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,16 +100,15 @@ def test_a_model_name_never_takes_a_base_model_id_or_another_models_name(tmp_pat
 
 
 def test_a_users_text_is_shown_as_text():
-    from forge.ui import views
 
     name = '<img src=x onerror=1><b>bold</b><a href="http://x">link</a> `tick` *star* [l](u)'
-    text = views.md_text(name)
+    text = md_text(name)
     assert "<" not in text and "&lt;img" in text and "\\`tick\\`" in text and "\\*star\\*" in text
-    code = views.md_code("a `b` ``c``")
+    code = md_code("a `b` ``c``")
     assert code.startswith("```") and code.endswith("```") and "``c``" in code
-    view = views.RunView(run_id="r1", name=name, status="running", what="<b>m</b> on d")
+    view = RunView(run_id="r1", name=name, status="running", what="<b>m</b> on d")
     md = view.status_markdown()
-    assert "<b>" not in md.replace(views.md_code(name), "") and "&lt;b&gt;m&lt;/b&gt;" in md
+    assert "<b>" not in md.replace(md_code(name), "") and "&lt;b&gt;m&lt;/b&gt;" in md
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only filesystem needs root")

@@ -9,6 +9,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import test_browser as tb
+from forge.history import compare_runs
 from test_browser_playground import wait_text
 
 app_url = tb.app_url
@@ -32,10 +33,9 @@ def two_runs(tiny_model):
 
 def test_compare_two_runs_through_the_engine_and_the_api(two_runs, app_url):
     from forge.errors import ForgeError
-    from forge.ui import views
 
     ids = [r["id"] for r in two_runs]
-    c = views.compare_runs(ids)
+    c = compare_runs(ids)
     assert c["names"] == ["slow-lr", "fast-lr"]
     for key in ("loss", "learning_rate"):
         assert {p["run"] for p in c["curves"][key]} == {"slow-lr", "fast-lr"}
@@ -44,7 +44,7 @@ def test_compare_two_runs_through_the_engine_and_the_api(two_runs, app_url):
     assert "run_name" in c["settings"] and "max_steps" not in c["settings"]  # only what differs
     assert set(c["metrics"]["loss"]) == {"slow-lr", "fast-lr"}
     with pytest.raises(ForgeError, match="at least two runs"):
-        views.compare_runs(ids[:1])
+        compare_runs(ids[:1])
 
     client = Client(app_url, verbose=False)
     api = client.predict(" ".join(ids), api_name="/compare_runs")

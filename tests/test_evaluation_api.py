@@ -10,6 +10,17 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
+from forge.config import EMBEDDED_MODEL
+from forge.ui.choices import model_choices
+from forge.ui.run_view import run_detail
+from forge.ui.tables import (
+    BEFORE_AFTER_HEADERS,
+    before_after_rows,
+    comparison_rows,
+    evaluation_markdown,
+    evaluation_metric_rows,
+    tensorboard_markdown,
+)
 from ui_server import running_app
 
 DATASET = "sample:qa_facts"
@@ -71,39 +82,37 @@ def test_evaluate_refuses_bad_input(client, trained_adapter):
 def test_before_after_panel_data(trained_adapter):
     """The model detail carries the run's evaluation; the helpers lay it out for the panels."""
     from forge import models
-    from forge.ui import views
 
     d = models.detail(trained_adapter["id"])
     ev = d["evaluation"]
     assert ev and ev["n"] == len(ev["samples"]) > 0
-    rows = views.before_after_rows(ev)
-    assert len(rows) == ev["n"] and all(len(r) == len(views.BEFORE_AFTER_HEADERS) for r in rows)
+    rows = before_after_rows(ev)
+    assert len(rows) == ev["n"] and all(len(r) == len(BEFORE_AFTER_HEADERS) for r in rows)
     assert [r[0] for r in rows] == [s["prompt"] for s in ev["samples"]]
     assert [r[2] for r in rows] == [s["before"] for s in ev["samples"]]
     assert [r[3] for r in rows] == [s["after"] for s in ev["samples"]]
-    metrics = {r[0]: r for r in views.evaluation_metric_rows(ev)}
+    metrics = {r[0]: r for r in evaluation_metric_rows(ev)}
     assert {"ROUGE-L", "Perplexity"} <= set(metrics)
     label, base, tuned, change = metrics["Perplexity"]
     assert float(base) == pytest.approx(ev["base_metrics"]["perplexity"], abs=1e-4)
     assert float(tuned) == pytest.approx(ev["metrics"]["perplexity"], abs=1e-4)
     assert change.endswith("✓")  # training lowered the perplexity on held-out rows
 
-    md = views.evaluation_markdown(ev, samples=2, width=40)
+    md = evaluation_markdown(ev, samples=2, width=40)
     assert "Base model" in md and "Fine-tuned" in md and "Perplexity" in md
     assert md.count("\n|") >= 2 + len(metrics) + 2
 
 
 def test_helpers_on_hand_made_records():
-    from forge.ui import views
 
     ev = {"n": 2, "metrics": {"rouge1": 0.5, "perplexity": 3.0}, "base_metrics": {"rouge1": 0.25, "perplexity": 4.0},
           "samples": [{"prompt": "a | b", "reference": "r", "before": None, "after": "x" * 50}]}
-    assert views.evaluation_metric_rows(ev) == [["ROUGE-1", "0.2500", "0.5000", "+0.2500 ✓"],
+    assert evaluation_metric_rows(ev) == [["ROUGE-1", "0.2500", "0.5000", "+0.2500 ✓"],
                                                 ["Perplexity", "4.0000", "3.0000", "-1.0000 ✓"]]
-    assert views.before_after_rows(ev, width=10) == [["a | b", "r", "(not measured)", "x" * 9 + "…"]]
-    assert "a \\| b" in views.evaluation_markdown(ev)
-    assert views.evaluation_markdown(None) == ""
-    headers, rows = views.comparison_rows([
+    assert before_after_rows(ev, width=10) == [["a | b", "r", "(not measured)", "x" * 9 + "…"]]
+    assert "a \\| b" in evaluation_markdown(ev)
+    assert evaluation_markdown(None) == ""
+    headers, rows = comparison_rows([
         {"id": "e1", "label": "one", "kind": "adapter", "task": "summarization", "n": 3, "metrics": {"rouge1": 0.1}},
         {"id": "e2", "model": "/x/two", "task": "summarization", "n": 3, "metrics": {"rougeL": 0.2}}])
     assert headers[:4] == ["Model", "Kind", "Task", "Examples"] and headers[4:6] == ["ROUGE-1", "ROUGE-L"]
@@ -112,21 +121,19 @@ def test_helpers_on_hand_made_records():
 
 
 def test_run_view_follows_the_evaluation_event(trained_adapter):
-    from forge.ui import views
 
-    d = views.run_detail(trained_adapter["run_id"])
+    d = run_detail(trained_adapter["run_id"])
     view = d["_view"]
     assert view.evaluation and view.evaluation["samples"] == d["evaluation"]["samples"]
     assert view.update()["evaluation"]["n"] == d["evaluation"]["n"]
-    assert "TensorBoard logs: disabled" in views.tensorboard_markdown(d["tensorboard_dir"])
+    assert "TensorBoard logs: disabled" in tensorboard_markdown(d["tensorboard_dir"])
 
 
 def test_finetune_picker_lists_cached_hub_models(monkeypatch):
     from forge import catalog
-    from forge.ui import views
 
     monkeypatch.setattr(catalog, "cached_models", lambda: [
         {"repo_id": "org/cached-model", "path": "/cache/x", "size": "1.0 MB", "modified": 1.0}])
-    choices = views.model_choices()
+    choices = model_choices()
     assert ("org/cached-model (downloaded, 1.0 MB)", "org/cached-model") in choices
-    assert choices[0][1] == views.EMBEDDED_MODEL
+    assert choices[0][1] == EMBEDDED_MODEL

@@ -10,8 +10,11 @@ import gradio as gr
 import pandas as pd
 import pytest
 
-from forge.ui import UIContext, finetune, views
+from forge.ui import UIContext, finetune
 from forge.ui.finetune import api, compare, data, form, history, live, settings
+from forge.ui.form import COLUMN_ROLES, REWARD_COLUMNS
+from forge.ui.inputs import AUTO_TASK, validate_dataset
+from forge.ui.run_view import RunView
 from forge.ui.widgets import bind
 
 
@@ -51,7 +54,7 @@ def test_bind_keeps_what_gradio_reads():
 
 def test_validate_a_sample_turns_start_on_and_offers_its_columns(page):
     d = page.data
-    out = data.validate(d, "Sample", "sample:pirate_persona", None, "", views.AUTO_TASK, "sft", "auto", {}, None)
+    out = data.validate(d, "Sample", "sample:pirate_persona", None, "", AUTO_TASK, "sft", "auto", {}, None)
     assert out[d.ok] is True
     assert "text-generation" in out[d.status]
     assert len(out[d.preview]) > 0 and list(out[d.preview].columns) == data.PREVIEW_HEADERS
@@ -61,16 +64,16 @@ def test_validate_a_sample_turns_start_on_and_offers_its_columns(page):
 
 def test_validate_names_a_strategy_that_cannot_train_on_the_task(page):
     d = page.data
-    out = data.validate(d, "Sample", "sample:pirate_persona", None, "", views.AUTO_TASK, "dpo", "auto", {}, None)
+    out = data.validate(d, "Sample", "sample:pirate_persona", None, "", AUTO_TASK, "dpo", "auto", {}, None)
     assert out[d.ok] is False
     assert "⚠ Strategy **dpo** trains on" in out[d.status]
 
 
 def test_validate_without_a_dataset_says_what_to_do(page):
     d = page.data
-    out = data.validate(d, "Upload", None, None, "", views.AUTO_TASK, "sft", "auto", {}, None)
+    out = data.validate(d, "Upload", None, None, "", AUTO_TASK, "sft", "auto", {}, None)
     assert out[d.status] == "Upload a dataset file." and out[d.ok] is False
-    out = data.validate(d, "Path or Hub id", None, None, "  ", views.AUTO_TASK, "sft", "auto", {}, None)
+    out = data.validate(d, "Path or Hub id", None, None, "  ", AUTO_TASK, "sft", "auto", {}, None)
     assert out[d.status] == "Type a dataset file or Hub id."
 
 
@@ -82,10 +85,10 @@ def test_an_upload_is_saved_and_starts_without_the_old_mapping(page, tmp_path):
     assert out[d.uploaded]["name"] == "my rows.jsonl" and out[d.status] == "" and out[d.columns] == {}
     assert d.columns not in data.on_upload(d, None, {})  # no mapping to clear
     # the file's columns tell no task: the mapping step opens, offering them
-    result = views.validate_dataset(out[d.uploaded]["path"], None, "my rows.jsonl")
+    result = validate_dataset(out[d.uploaded]["path"], None, "my rows.jsonl")
     cols = data.column_updates(d, result, {})
     assert cols[d.columns_box]["open"] is True
-    assert ("q", "q") in [tuple(c) for c in cols[d.column_pickers[views.COLUMN_ROLES[0]]]["choices"]]
+    assert ("q", "q") in [tuple(c) for c in cols[d.column_pickers[COLUMN_ROLES[0]]]["choices"]]
 
 
 def test_the_form_gives_its_yaml_and_memory_estimate(page):
@@ -128,12 +131,12 @@ def test_strategy_settings_follow_the_strategy(page):
     assert out[s.rewards]["visible"] is False
     assert out[s.fields["loss_type"]]["value"] == ""
     table = settings.on_add_reward(settings.rewards_frame(), "exact_match")
-    assert len(table) == 1 and list(table.columns) == views.REWARD_COLUMNS
+    assert len(table) == 1 and list(table.columns) == REWARD_COLUMNS
 
 
 def test_render_and_the_watcher_keep_the_plots(page):
     lv = page.live
-    view = views.RunView(run_id="r1", name="demo")
+    view = RunView(run_id="r1", name="demo")
     view.feed([{"t": 1.0, "kind": "status", "status": "running", "message": "Run started"},
                {"t": 2.0, "kind": "metrics", "step": 1, "loss": 3.0, "learning_rate": 1e-4, "phase": "train"}])
     out = live.render(lv, view, {"plots"})

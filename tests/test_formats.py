@@ -21,6 +21,8 @@ import pytest
 from forge import data
 from forge.errors import DataError
 from forge.training import read_all
+from forge.ui.form import mapping_from
+from forge.ui.inputs import validate_dataset
 
 FORMATS = Path(__file__).parent / "data" / "formats"
 
@@ -230,23 +232,22 @@ def test_the_page_validates_with_a_mapping_and_previews_through_the_chat_templat
     import shutil
 
     from forge.settings import get_settings
-    from forge.ui import views
 
     dest = get_settings().datasets_dir / "odd-mapped.jsonl"
     shutil.copy(odd_file, dest)
-    bad = views.validate_dataset(str(dest), None, "odd.jsonl")
+    bad = validate_dataset(str(dest), None, "odd.jsonl")
     assert not bad["ok"] and bad["columns"] == ["Frage", "Antwort", "Rolle"]  # offered for the mapping
-    ok = views.validate_dataset(str(dest), None, "odd.jsonl", columns={"prompt": "Frage", "response": "Antwort"},
+    ok = validate_dataset(str(dest), None, "odd.jsonl", columns={"prompt": "Frage", "response": "Antwort"},
                                 model=str(tiny_model))
     assert ok["ok"] and ok["task"] == "text-generation" and ok["templated"]
     first = ok["preview"][0]
     assert "<|im_start|>user\nWhat is the tide?<|im_end|>" in first["prompt"]
     assert first["prompt"].endswith("<|im_start|>assistant\n")
     assert first["answer"].startswith("It rises and falls twice a day.<|im_end|>")
-    by_name = views.validate_dataset(str(dest), None, "odd.jsonl", columns={"prompt": "Frage", "response": "Antwort"},
+    by_name = validate_dataset(str(dest), None, "odd.jsonl", columns={"prompt": "Frage", "response": "Antwort"},
                                      model=tiny_model.name)  # a folder of models/, by its name
     assert by_name["templated"] and by_name["preview"] == ok["preview"]
-    assert views.mapping_from({"role_tag": "who"}, {"prompt": "Frage", "response": ""}) == {
+    assert mapping_from({"role_tag": "who"}, {"prompt": "Frage", "response": ""}) == {
         "role_tag": "who", "prompt": "Frage"}
 
 
@@ -293,12 +294,11 @@ def test_the_page_reads_a_dataset_info_folder_in_its_datasets_folder():
     import shutil
 
     from forge.settings import get_settings
-    from forge.ui import views
 
     shutil.copytree(LF, get_settings().datasets_dir / "lf-page", dirs_exist_ok=True)
-    ok = views.validate_dataset("lf-page:ranking")
+    ok = validate_dataset("lf-page:ranking")
     assert ok["ok"] and ok["task"] == "preference" and ok["rows"] == 8
-    listed = views.validate_dataset("lf-page")
+    listed = validate_dataset("lf-page")
     assert not listed["ok"] and "lf-page:sharegpt_tags" in listed["error"]
-    outside = views.validate_dataset(f"{LF}:ranking")  # a folder the server may not read
+    outside = validate_dataset(f"{LF}:ranking")  # a folder the server may not read
     assert not outside["ok"] and "outside the folders this server may read" in outside["error"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from forge import housekeeping
+from forge import housekeeping, models
 from forge.errors import BusyError, ForgeError
 from forge.runs import get_store
 from forge.settings import get_settings
@@ -84,7 +84,7 @@ def test_old_temporary_downloads_are_cleaned():
 
 
 def test_download_archives_are_listed_and_deleted(tmp_path):
-    folder = housekeeping.exports_dir() / "some-model-archive"
+    folder = models.exports_root() / "some-model-archive"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "some-model.zip").write_bytes(b"\0" * 3000)
     listed = {e["name"]: e for e in housekeeping.list_exports()}

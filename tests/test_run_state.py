@@ -10,6 +10,8 @@ import json
 import pytest
 
 from forge.training.state import RunState, clock
+from forge.ui.run_view import RunView, run_detail
+from forge.ui.tables import history_rows
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +57,11 @@ def test_a_real_runs_events_fold_into_its_state(finished_run, tmp_path):
 
 def test_history_is_one_engine_function_for_the_api_and_the_cli(finished_run, capsys):
     from forge import cli, history
-    from forge.ui import views
 
     detail = history.run_detail(finished_run["id"])
     assert detail["status"] == "completed" and detail["history"] == detail["_state"].history()
-    page = views.run_detail(finished_run["id"])  # what the API's /run_detail serves (its state as a RunView)
-    assert history.public(page) == history.public(detail) and isinstance(page["_view"], views.RunView)
+    page = run_detail(finished_run["id"])  # what the API's /run_detail serves (its state as a RunView)
+    assert history.public(page) == history.public(detail) and isinstance(page["_view"], RunView)
     assert cli.main(["show", finished_run["id"], "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["history"] == json.loads(json.dumps(detail["history"])) and shown["config"]["max_steps"] == 6
@@ -68,7 +69,7 @@ def test_history_is_one_engine_function_for_the_api_and_the_cli(finished_run, ca
     listing = capsys.readouterr().out
     row = next(r for r in history.history_table() if r["id"] == finished_run["id"])
     assert row["name"] == "state-run" and row["model"] == "tiny-llama" and f"{row['final_loss']:.4f}" in listing
-    assert [views.history_rows()[i][-1] for i in range(len(history.history_table()))] == \
+    assert [history_rows()[i][-1] for i in range(len(history.history_table()))] == \
         [r["id"] for r in history.history_table()]
     assert history.reusable_config(finished_run["id"])["run_name"] == "state-run"
 

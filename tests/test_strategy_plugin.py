@@ -9,6 +9,9 @@ import pytest
 
 from forge.strategies import STRATEGIES
 from forge.strategies.sft import SFTStrategy
+from forge.training.state import expected_series
+from forge.ui.choices import strategy_choices, strategy_options
+from forge.ui.form import form_defaults, memory_estimate
 
 
 class DFTStrategy(SFTStrategy):
@@ -31,15 +34,14 @@ def registered(monkeypatch):
 
 def test_a_registered_strategy_is_on_the_form_in_the_estimate_and_the_plots(registered, tiny_model):
     from forge.hardware import detect
-    from forge.ui import views
 
-    options = {o["name"]: o for o in views.strategy_options(detect())}
+    options = {o["name"]: o for o in strategy_options(detect())}
     assert options["dft"]["label"].startswith("DFT") and options["dft"]["available"]
-    assert ("DFT (SFT with the dynamic fine-tuning loss)", "dft") in views.strategy_choices(detect())
-    values = {**views.form_defaults(), "model_name": str(tiny_model), "strategy": "dft"}
-    text, warning = views.memory_estimate(values)
+    assert ("DFT (SFT with the dynamic fine-tuning loss)", "dft") in strategy_choices(detect())
+    values = {**form_defaults(), "model_name": str(tiny_model), "strategy": "dft"}
+    text, warning = memory_estimate(values)
     assert "Memory estimate" in text and "GiB" in text and not warning
-    series = views.expected_series({"config": {"strategy": "dft", "eval_split": 0.1}}, "dft")
+    series = expected_series({"config": {"strategy": "dft", "eval_split": 0.1}}, "dft")
     assert "train loss" in series["loss"] and any("mean_token_accuracy" in s for s in series["strategy"])
 
 

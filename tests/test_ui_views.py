@@ -9,12 +9,28 @@ import pytest
 
 from forge.config import EMBEDDED_MODEL, parse_config
 from forge.errors import ConfigError, SandboxError
+from forge.memory import EMBEDDED_SHAPE
 from forge.training.events import EventLog
-from forge.ui import views
+from forge.training.state import expected_series, strategy_metric_keys
+from forge.ui.choices import hardware
+from forge.ui.form import (
+    REWARD_COLUMNS,
+    config_to_form,
+    config_yaml,
+    form_defaults,
+    form_to_config,
+    loss_type_choices,
+    memory_estimate,
+    reward_row,
+    rows_to_rewards,
+    settings_visibility,
+)
+from forge.ui.inputs import AUTO_TASK, check_model_ref, save_upload
+from forge.ui.run_view import MAX_PLOT_POINTS, RunView, follow, log_html, start_label
 
 
 def test_run_view_folds_events_into_plots_progress_and_log():
-    v = views.RunView(run_id="r1", name="demo")
+    v = RunView(run_id="r1", name="demo")
     changed = v.feed([
         {"t": 1.0, "kind": "status", "status": "running", "message": "Run started"},
         {"t": 1.1, "kind": "log", "level": "info", "message": "Loading model"},
@@ -38,16 +54,16 @@ def test_run_view_folds_events_into_plots_progress_and_log():
             {"t": 3, "kind": "result", "status": "failed", "metrics": {}, "output_dir": None,
              "error": "Training ran out of memory."}])
     assert v.finished and v.error == "Training ran out of memory." and "Failed" in v.status_markdown()
-    assert "<b>" not in views.log_html(["<b>not html</b>"])
+    assert "<b>" not in log_html(["<b>not html</b>"])
 
 
 def test_plots_stay_bounded_however_long_the_run():
-    v = views.RunView(run_id="r2")
+    v = RunView(run_id="r2")
     v.feed([{"t": 0, "kind": "metrics", "step": i, "loss": 1 / i, "learning_rate": 0.1, "phase": "train"}
             for i in range(1, 50_001)])
     frame = v.loss_frame()
-    assert len(frame) <= views.MAX_PLOT_POINTS + 1 and frame.step.iloc[-1] == 50_000
-    assert len(v.lr_frame()) <= views.MAX_PLOT_POINTS + 1
+    assert len(frame) <= MAX_PLOT_POINTS + 1 and frame.step.iloc[-1] == 50_000
+    assert len(v.lr_frame()) <= MAX_PLOT_POINTS + 1
 
 
 def test_follow_reads_only_new_events(home, live_run):
@@ -64,7 +80,7 @@ def test_follow_reads_only_new_events(home, live_run):
 
     async def scenario():
         seen = []
-        agen = views.follow(rec["id"], poll=0.01)
+        agen = follow(rec["id"], poll=0.01)
         view, events, _ = await agen.__anext__()
         seen.append(len(events))
         log.emit("metrics", step=1, loss=1.0, phase="train")
@@ -85,81 +101,81 @@ def test_follow_reads_only_new_events(home, live_run):
 
 
 def test_form_round_trip_and_profile_defaults():
-    values = views.form_defaults()
+    values = form_defaults()
     values.update(model_name=EMBEDDED_MODEL, dataset="sample:pirate_persona", max_steps=30, max_samples=None,
                   eval_steps=None, bnb_4bit_compute_dtype="", target_modules="q_proj, v_proj", run_name="")
-    cfg = views.form_to_config(values)
+    cfg = form_to_config(values)
     assert cfg.max_steps == 30 and cfg.task is None and cfg.run_name is None and cfg.eval_steps is None
     assert cfg.target_modules == ["q_proj", "v_proj"]
-    back = views.config_to_form(cfg)
-    assert back["target_modules"] == "q_proj, v_proj" and back["task"] == views.AUTO_TASK
+    back = config_to_form(cfg)
+    assert back["target_modules"] == "q_proj, v_proj" and back["task"] == AUTO_TASK
     # settings left to their defaults come back as the form shows them: empty, or the "auto" choice
     assert back["bnb_4bit_compute_dtype"] == "" and back["max_samples"] == "" and back["beta"] == ""
-    assert views.config_to_form(parse_config({"strategy": "dpo", "beta": 0.25}))["beta"] == "0.25"
-    text, err = views.config_yaml({**values, "model_name": "no-such-model"})  # Start would refuse it: say so now
+    assert config_to_form(parse_config({"strategy": "dpo", "beta": 0.25}))["beta"] == "0.25"
+    text, err = config_yaml({**values, "model_name": "no-such-model"})  # Start would refuse it: say so now
     assert text == "" and err.startswith("model_name: there is no model named 'no-such-model'")
     for field, value, message in (("per_device_train_batch_size", 2.7, "got a number with a fractional part"),
                                   ("learning_rate", None, "learning_rate: empty. Type a number."),
                                   ("max_samples", "lots", "max_samples: Input should be a valid integer")):
-        text, err = views.config_yaml({**values, field: value})
+        text, err = config_yaml({**values, field: value})
         assert text == "" and message in err, (field, err)
     # a config that leaves the batch size to the profile shows the profile's value
-    assert views.config_to_form(parse_config({"max_steps": 5}))["per_device_train_batch_size"] == 4
-    text, err = views.config_yaml({**values, "learning_rate": -1})
+    assert config_to_form(parse_config({"max_steps": 5}))["per_device_train_batch_size"] == 4
+    text, err = config_yaml({**values, "learning_rate": -1})
     assert text == "" and "learning_rate" in err
 
 
 def test_memory_estimate_warns_when_the_run_will_not_fit():
-    text, warn = views.memory_estimate({"model_name": EMBEDDED_MODEL, "lora_r": 16, "per_device_train_batch_size": 4,
+    text, warn = memory_estimate({"model_name": EMBEDDED_MODEL, "lora_r": 16, "per_device_train_batch_size": 4,
                                         "max_seq_length": 256})
     assert "Memory estimate" in text and not warn
-    text, warn = views.memory_estimate({"model_name": EMBEDDED_MODEL, "lora_r": 0, "per_device_train_batch_size": 512,
+    text, warn = memory_estimate({"model_name": EMBEDDED_MODEL, "lora_r": 0, "per_device_train_batch_size": 512,
                                         "max_seq_length": 8192})
     assert warn and "Will not fit" in text
 
 
 def test_model_references_from_the_page_are_sandboxed(home, tmp_path, tiny_model):
-    assert views.check_model_ref(EMBEDDED_MODEL) == EMBEDDED_MODEL
-    assert views.check_model_ref("org/some-model") == "org/some-model"  # a Hub id
-    assert views.check_model_ref(tiny_model.name) == str(tiny_model.resolve())  # a folder of models/
+    assert check_model_ref(EMBEDDED_MODEL) == EMBEDDED_MODEL
+    assert check_model_ref("org/some-model") == "org/some-model"  # a Hub id
+    assert check_model_ref(tiny_model.name) == str(tiny_model.resolve())  # a folder of models/
     for ref in ("/etc", "../../..", str(tmp_path), "~"):
         with pytest.raises(SandboxError) as e:
-            views.check_model_ref(ref)
+            check_model_ref(ref)
         assert "Put the model folder in" in str(e.value) and "upload" not in str(e.value).lower()
     with pytest.raises(ConfigError) as e:  # a name that matches nothing is said so, not "outside the folders"
-        views.check_model_ref("no-such-model")
+        check_model_ref("no-such-model")
     assert "there is no model named 'no-such-model'" in str(e.value) and "outside" not in str(e.value)
 
 
 def test_upload_is_copied_into_the_datasets_folder(home, tmp_path):
     src = tmp_path / "my data!.jsonl"
     src.write_text(json.dumps({"input": "a", "output": "b"}) + "\n")
-    dest = views.save_upload(src, src.name)
+    dest = save_upload(src, src.name)
     assert dest.parent == home / "datasets" and dest.suffix == ".jsonl" and " " not in dest.name
     with pytest.raises(Exception, match="unsupported file type"):
-        views.save_upload(src, "notes.docx")
+        save_upload(src, "notes.docx")
 
 
 def test_only_the_selected_strategys_settings_show():
     from forge.strategies import STRATEGIES
 
     for name, cls in STRATEGIES.items():
-        shown = views.settings_visibility(name)
+        shown = settings_visibility(name)
         assert {k for k, v in shown.items() if v} == set(cls.settings)
-    assert not any(views.settings_visibility("sft").values()) and not any(views.settings_visibility("qlora").values())
-    dpo = views.settings_visibility("dpo")
+    assert not any(settings_visibility("sft").values()) and not any(settings_visibility("qlora").values())
+    dpo = settings_visibility("dpo")
     assert dpo["beta"] and dpo["loss_type"] and dpo["max_prompt_length"] and not dpo["reward_funcs"]
-    grpo = views.settings_visibility("grpo")
+    grpo = settings_visibility("grpo")
     assert grpo["reward_funcs"] and grpo["num_generations"] and grpo["max_completion_length"]
     assert not grpo["desirable_weight"] and not grpo["reward_model"]
-    assert [v for _, v in views.loss_type_choices("kto")] == ["", "kto", "apo_zero_unpaired"]
-    assert views.loss_type_choices("sft") == [("default", "")]
+    assert [v for _, v in loss_type_choices("kto")] == ["", "kto", "apo_zero_unpaired"]
+    assert loss_type_choices("sft") == [("default", "")]
     # hidden settings keep their widget values but stay out of the config
-    values = {**views.form_defaults(), "strategy": "sft", "beta": 0.3, "loss_type": "ipo",
-              "reward_funcs": [views.reward_row("length")]}
-    cfg = views.form_to_config(values)
+    values = {**form_defaults(), "strategy": "sft", "beta": 0.3, "loss_type": "ipo",
+              "reward_funcs": [reward_row("length")]}
+    cfg = form_to_config(values)
     assert cfg.beta is None and cfg.loss_type is None and cfg.reward_funcs == []
-    cfg = views.form_to_config({**values, "strategy": "dpo"})
+    cfg = form_to_config({**values, "strategy": "dpo"})
     assert cfg.beta == 0.3 and cfg.loss_type == "ipo" and cfg.reward_funcs == []
 
 
@@ -172,33 +188,33 @@ def test_reward_funcs_table_round_trips_through_the_config():
         {"type": "length", "target": 20, "unit": "characters", "weight": 0.5},
         {"type": "format", "format": "json"},
         {"type": "no_repetition", "ngram_size": 4, "weight": -1.0}]})
-    values = views.config_to_form(cfg)
+    values = config_to_form(cfg)
     rows = values["reward_funcs"]
-    assert len(rows) == 5 and all(len(r) == len(views.REWARD_COLUMNS) for r in rows)
+    assert len(rows) == 5 and all(len(r) == len(REWARD_COLUMNS) for r in rows)
     assert [r[0] for r in rows] == ["exact_match", "regex", "length", "format", "no_repetition"]
     # the page sends the table back as a DataFrame (with blank cells as NaN)
-    table = pd.DataFrame(rows, columns=views.REWARD_COLUMNS)
-    back = views.form_to_config({**values, "reward_funcs": table})
+    table = pd.DataFrame(rows, columns=REWARD_COLUMNS)
+    back = form_to_config({**values, "reward_funcs": table})
     assert back.reward_funcs == cfg.reward_funcs
     # and through a saved config file
-    text, err = views.config_yaml({**values, "reward_funcs": table})
+    text, err = config_yaml({**values, "reward_funcs": table})
     assert err is None
     import yaml
 
     assert parse_config(yaml.safe_load(text)).reward_funcs == cfg.reward_funcs
     # a new row has the reward's defaults; rows without a type are dropped; an unknown type is named
-    assert views.rows_to_rewards([views.reward_row("format"), [""] * len(views.REWARD_COLUMNS)]) == [
+    assert rows_to_rewards([reward_row("format"), [""] * len(REWARD_COLUMNS)]) == [
         {"type": "format", "weight": 1.0}]
     with pytest.raises(Exception, match="row 1: 'python' is not a reward"):
-        views.form_to_config({**values, "reward_funcs": [["python", 1.0]]})
+        form_to_config({**values, "reward_funcs": [["python", 1.0]]})
     with pytest.raises(Exception, match="reward_funcs"):  # a regex row without a pattern
-        views.form_to_config({**values, "reward_funcs": [views.reward_row("regex")]})
+        form_to_config({**values, "reward_funcs": [reward_row("regex")]})
     # an empty table leaves the default (exact_match at training time)
-    assert views.form_to_config({**values, "reward_funcs": pd.DataFrame(columns=views.REWARD_COLUMNS)}).reward_funcs == []
+    assert form_to_config({**values, "reward_funcs": pd.DataFrame(columns=REWARD_COLUMNS)}).reward_funcs == []
 
 
 def test_strategy_metrics_frame_has_a_series_per_key_and_phase():
-    v = views.RunView(run_id="r3", metric_keys=views.strategy_metric_keys("rlhf"))
+    v = RunView(run_id="r3", metric_keys=strategy_metric_keys("rlhf"))
     changed = v.feed([
         {"t": 1, "kind": "phase", "name": "reward", "index": 0, "total": 2},
         {"t": 1, "kind": "metrics", "step": 1, "loss": 0.7, "accuracy": 0.5, "phase": "reward"},
@@ -218,19 +234,19 @@ def test_strategy_metrics_frame_has_a_series_per_key_and_phase():
     assert f[f.series == "policy · kl"].step.tolist() == [1, 2]
     assert not f.series.str.contains("margins").any()
     # a single-stage run: the plain keys
-    d = views.RunView(run_id="r4", metric_keys=views.strategy_metric_keys("dpo"))
+    d = RunView(run_id="r4", metric_keys=strategy_metric_keys("dpo"))
     d.feed([{"t": 1, "kind": "metrics", "step": s, "loss": 0.6, "rewards/margins": 0.1 * s,
              "rewards/accuracies": 0.5 + 0.1 * s, "phase": "train"} for s in (1, 2, 3)])
     g = d.strategy_frame()
     assert set(g.series) == {"rewards/margins", "rewards/accuracies"} and len(g) == 6
     # SFT has no metrics of its own
-    s = views.RunView(run_id="r5", metric_keys=views.strategy_metric_keys("sft"))
+    s = RunView(run_id="r5", metric_keys=strategy_metric_keys("sft"))
     s.feed([{"t": 1, "kind": "metrics", "step": 1, "loss": 1.0, "reward": 1.0, "phase": "train"}])
     assert s.strategy_frame().empty
 
 
 def test_phases_are_counted_from_one_in_the_log():
-    view = views.RunView(run_id="r")
+    view = RunView(run_id="r")
     view.feed([{"t": 0, "kind": "phase", "name": "reward", "index": 0, "total": 2},
                {"t": 1, "kind": "phase", "name": "policy", "index": 1, "total": 2}])
     lines = [line.split("  ", 1)[1] for line in view.log]
@@ -243,8 +259,8 @@ def test_live_frames_hold_every_series_the_run_will_draw_from_the_start():
     import math
 
     rec = {"strategy": "rlhf", "config": {"strategy": "rlhf", "eval_split": 0.1}}
-    v = views.RunView(run_id="r6", metric_keys=views.strategy_metric_keys("rlhf"),
-                      expected=views.expected_series(rec, "rlhf"))
+    v = RunView(run_id="r6", metric_keys=strategy_metric_keys("rlhf"),
+                      expected=expected_series(rec, "rlhf"))
     v.feed([{"t": 1, "kind": "phase", "name": "reward", "index": 0, "total": 2},
             {"t": 1, "kind": "metrics", "step": 1, "loss": 0.7, "accuracy": 0.5, "learning_rate": 1e-4,
              "phase": "reward"}])
@@ -257,15 +273,15 @@ def test_live_frames_hold_every_series_the_run_will_draw_from_the_start():
     assert drawn == [0.7] and all(math.isnan(x) for x in loss[loss.series != "reward train loss"].loss)
     # reusing a saved reward model: no reward phase; no eval split: no eval series
     rec = {"strategy": "rlhf", "config": {"strategy": "rlhf", "eval_split": 0, "reward_model": "r1"}}
-    assert views.expected_series(rec, "rlhf") == {"loss": ("policy train loss",), "lr": ("policy learning rate",),
+    assert expected_series(rec, "rlhf") == {"loss": ("policy train loss",), "lr": ("policy learning rate",),
                                                   "strategy": ("policy · reward", "policy · reward_std",
                                                                "policy · kl")}
-    assert views.expected_series({"config": {}}, "sft") == {"loss": ("train loss", "eval loss"),
+    assert expected_series({"config": {}}, "sft") == {"loss": ("train loss", "eval loss"),
                                                            "lr": ("learning rate",), "strategy": ()}
 
 
 def test_progress_while_evaluating_says_what_and_keeps_the_clock():
-    v = views.RunView(run_id="r-eval", status="running")
+    v = RunView(run_id="r-eval", status="running")
     v.feed([{"t": 0, "kind": "progress", "phase": "train", "step": 20, "max_steps": 20, "elapsed": 95.0, "eta": 30.0,
              "activity": "scoring answers", "done": 5, "total": 16}])
     assert v.progress_text() == "Scoring answers 5 / 16 · after step 20 / 20 · ETA 0:30 · elapsed 1:35"
@@ -283,17 +299,17 @@ def test_the_form_shows_the_runs_own_memory_estimate_and_its_disk():
     from forge.memory import estimate_run_memory
     from forge.strategies import get_strategy
 
-    hw = views.hardware()
-    values = views.form_defaults()
+    hw = hardware()
+    values = form_defaults()
     values.update(model_name=EMBEDDED_MODEL, dataset="sample:pirate_persona", strategy="dpo", max_samples=None,
                   eval_steps=None, target_modules="", run_name="")
-    text, warn = views.memory_estimate(values, hw)
-    config = get_strategy("dpo").prepare_config(resolve_defaults(views.form_to_config(values), profile_defaults(hw)))
-    shape = ModelShape.from_config(__import__("types").SimpleNamespace(**views.EMBEDDED_SHAPE))
+    text, warn = memory_estimate(values, hw)
+    config = get_strategy("dpo").prepare_config(resolve_defaults(form_to_config(values), profile_defaults(hw)))
+    shape = ModelShape.from_config(__import__("types").SimpleNamespace(**EMBEDDED_SHAPE))
     est = estimate_run_memory(config, shape, hw)
     assert f"≈ **{est.total_gb:.2f} GiB** peak" in text and f"weights {est.weights_gb:.2f}" in text
     assert "**Disk**: ≈" in text
-    full, _ = views.memory_estimate({**values, "strategy": "sft", "lora_r": 0}, hw)
+    full, _ = memory_estimate({**values, "strategy": "sft", "lora_r": 0}, hw)
     small = float(text.split("**Disk**: ≈ ")[1].split(" GiB")[0])
     big = float(full.split("**Disk**: ≈ ")[1].split(" GiB")[0])
     assert big > 20 * small  # weights and Adam state in every checkpoint kept
@@ -303,8 +319,8 @@ def test_start_says_when_it_will_queue(live_run):
     from ui_server import wait_idle
 
     wait_idle()
-    assert views.start_label() == "Start training"
+    assert start_label() == "Start training"
     live_run("training-now")
-    assert views.start_label() == "Queue after the current run"
+    assert start_label() == "Queue after the current run"
     live_run("another")
-    assert views.start_label() == "Queue after 2 runs"
+    assert start_label() == "Queue after 2 runs"

@@ -23,6 +23,7 @@ from forge.config import RunConfig
 from forge.errors import UnavailableError
 from forge.providers import choose_provider, get_provider
 from forge.providers import unsloth as unsloth_provider
+from forge.ui.choices import provider_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_UNSLOTH = importlib.util.find_spec("unsloth") is not None
@@ -277,27 +278,25 @@ def test_a_job_on_auto_trains_through_unsloth_and_the_playground_loads_it(tiny_c
 
 def test_the_form_says_which_provider_auto_will_use(without_unsloth):
     """Without Unsloth: auto says huggingface and why; picking unsloth blocks Start with the install command."""
-    from forge.ui import views
 
-    ok, text = views.provider_markdown("auto", "sft")
+    ok, text = provider_markdown("auto", "sft")
     assert ok and text.startswith("auto will use huggingface (unsloth: Unsloth is not installed")
-    ok, text = views.provider_markdown("unsloth", "sft")
+    ok, text = provider_markdown("unsloth", "sft")
     assert not ok and text.startswith("⚠ The unsloth provider cannot run this here")
     assert "pip install -r requirements-gpu.txt" in text and "Choose auto" in text
-    assert views.provider_markdown("huggingface", "rlhf")[0]
+    assert provider_markdown("huggingface", "rlhf")[0]
 
 
 @needs_unsloth
 def test_the_form_and_the_run_refuse_a_strategy_unsloth_does_not_train(tmp_path, monkeypatch):
     import torch
 
-    from forge.ui import views
 
     monkeypatch.delenv("MODELFORGE_UNSLOTH_CPU", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the one thing simulated: a GPU
-    ok, text = views.provider_markdown("unsloth", "rlhf")
+    ok, text = provider_markdown("unsloth", "rlhf")
     assert not ok and "Unsloth does not train the 'rlhf' strategy" in text
-    assert views.provider_markdown("auto", "dpo") == (True, "auto will use unsloth when it supports the model's "
+    assert provider_markdown("auto", "dpo") == (True, "auto will use unsloth when it supports the model's "
                                                       "architecture, huggingface otherwise; the run's log says "
                                                       "which ran and why.")
     with pytest.raises(UnavailableError) as e:

@@ -107,8 +107,8 @@ def launch_kwargs(mcp: bool = False) -> dict[str, Any]:
     serves the OpenAI-compatible ``/v1`` routes). ``mcp``: also serve the studio's actions as MCP
     tools at ``/gradio_api/mcp/`` (:mod:`forge.ui.mcp_tools`)."""
     from ..serving.openai_api import routes
+    from .inputs import MAX_UPLOAD_MB
     from .mcp_tools import app_kwargs
-    from .views import MAX_UPLOAD_MB
 
     return {"css": CSS, "max_file_size": f"{MAX_UPLOAD_MB}mb", "show_error": True, "mcp_server": mcp,
             "app_kwargs": {"routes": routes(), **app_kwargs(mcp)}}

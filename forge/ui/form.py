@@ -13,6 +13,7 @@ from typing import Any, Callable
 from ..config import RunConfig, parse_config
 from ..errors import ConfigError, ForgeError
 from ..hardware import PROFILE_DEFAULTS
+from .choices import hardware
 from .inputs import AUTO_TASK, check_model_ref
 
 PROFILE_FIELDS = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_seq_length", "max_steps",
@@ -388,3 +389,41 @@ def write_config_file(yaml_text: str) -> Path:
     if not p.is_file():
         p.write_text(yaml_text, encoding="utf-8")
     return p
+
+
+# ---- memory estimate: the engine's figures as the form shows them ------------------------------
+
+def memory_estimate(values: dict[str, Any], hw=None) -> tuple[str, bool]:
+    """Markdown of the peak-memory estimate for the form's model and settings, and whether it
+    carries a warning (the run will likely not fit)."""
+    from ..memory import estimate_run, processes
+
+    hw = hw or hardware()
+    try:
+        ref = check_model_ref((values.get("model_name") or "").strip())
+    except ForgeError as e:
+        return f"No estimate: {e.message}", False
+    try:
+        config = form_to_config(values)
+    except Exception as e:  # the form's own message says what is wrong; the estimate just waits
+        return f"No estimate: {type(e).__name__}", False
+    est = estimate_run(config, hw, model_ref=ref, num_processes=processes(values.get("num_processes"), hw))
+    if est.reason:
+        return est.reason, False
+    return _estimate_markdown(est, values.get("distributed")), est.warning
+
+
+def _estimate_markdown(est, distributed: str | None) -> str:
+    n, shape, mem, lora_r = est.num_processes, est.shape, est.memory, est.config.lora_r
+    size = f"{shape.n_params / 1e6:.0f}M parameters" if shape.n_params < 1e9 else f"{shape.n_params / 1e9:.1f}B parameters"
+    per = f" per process ({n} processes, {distributed or 'ddp'})" if n > 1 else ""
+    text = (f"**Memory estimate** ({size}, {'LoRA r=' + str(lora_r) if lora_r else 'full fine-tuning'}, "
+            f"{est.bits}-bit): ≈ **{mem.total_gb:.2f} GiB** peak{per} of {mem.available_gb:.0f} GiB "
+            f"(weights {mem.weights_gb:.2f}, gradients+optimizer {mem.trainable_gb + mem.optimizer_gb:.2f}, "
+            f"activations {mem.activations_gb:.2f})")
+    text += f"  \n**Disk**: {est.disk.summary()}"
+    if mem.warning:
+        text += f"\n\n⚠ **Will not fit:** {mem.warning}"
+    if est.disk.warning:
+        text += f"\n\n⚠ **Disk:** {est.disk.warning}"
+    return text

@@ -27,8 +27,8 @@ from typing import Any
 import gradio as gr
 
 from ..config import EMBEDDED_MODEL
-from . import views
 from .endpoint import endpoint
+from .tables import md_code, md_text
 from .widgets import bind, friendly_error
 
 log = logging.getLogger(__name__)
@@ -96,12 +96,12 @@ def not_fetched_yet(ref: str) -> str | None:
 def _model_line(spec) -> str:
     """The first line about a model: its name, what it is, what it was trained from and for."""
     if not spec.fine_tuned:
-        return f"**{views.md_text(spec.label)}** · base model {views.md_code(spec.reference)}"
+        return f"**{md_text(spec.label)}** · base model {md_code(spec.reference)}"
     what = {"adapter": "LoRA adapter", "full": "fully fine-tuned model", "merged": "merged model"}.get(
         spec.kind, spec.kind)
-    text = (f"**{views.md_text(spec.label)}** · {what} on {views.md_code(spec.base_reference)}"
+    text = (f"**{md_text(spec.label)}** · {what} on {md_code(spec.base_reference)}"
             + (f" · trained for {spec.task}" if spec.task else "")
-            + f" · model id {views.md_code(spec.model_id)}")  # which record the name resolved to
+            + f" · model id {md_code(spec.model_id)}")  # which record the name resolved to
     return text + (" · trained on a 4-bit base (QLoRA)" if spec.quantized_base else "")
 
 

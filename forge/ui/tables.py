@@ -55,7 +55,7 @@ METRICS_HEADERS = ["Metric", "Base model", "Fine-tuned", "Change"]
 BEFORE_AFTER_HEADERS = ["Prompt", "Reference", "Base model", "Fine-tuned"]
 
 
-def _metric_label(key: str) -> str:
+def metric_label(key: str) -> str:
     return METRIC_LABELS.get(key, key)
 
 
@@ -72,7 +72,7 @@ def evaluation_metric_rows(evaluation: dict[str, Any] | None) -> list[list[str]]
             d = a - b
             better = d < 0 if k in LOWER_IS_BETTER else d > 0
             change = f"{d:+.4f}" + (" ✓" if better else "")
-        rows.append([_metric_label(k), _num(b), _num(a), change])
+        rows.append([metric_label(k), _num(b), _num(a), change])
     return rows
 
 
@@ -116,7 +116,7 @@ def comparison_rows(evaluations: list[dict[str, Any]]) -> tuple[list[str], list[
         for k in (e.get("metrics") or {}):
             if k not in keys:
                 keys.append(k)
-    headers = ["Model", "Kind", "Task", "Examples"] + [_metric_label(k) for k in keys] + ["When", "Id"]
+    headers = ["Model", "Kind", "Task", "Examples"] + [metric_label(k) for k in keys] + ["When", "Id"]
     rows = []
     for e in evaluations:
         m = e.get("metrics") or {}

@@ -7,7 +7,8 @@ start, stop, the watcher), 5 · History (:mod:`.history`, with Compare and Stora
 :mod:`.compare`). :mod:`.form` reads sections 1 to 3 as one RunConfig. Handlers are module-level
 functions returning ``{component: value}``, handed their panel with :func:`~forge.ui.widgets.bind`;
 :func:`build` lays out the panels and wires their events. Every action is also an API endpoint
-(:mod:`.api`); the logic the widgets and the endpoints share lives in :mod:`forge.ui.views`.
+(:mod:`.api`); the logic the widgets and the endpoints share lives in the page's plain-Python modules (:mod:`forge.ui.form`, :mod:`forge.ui.inputs`,
+:mod:`forge.ui.run_view`, :mod:`forge.ui.tables`, :mod:`forge.ui.choices`) and in the engine.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 
 import gradio as gr
 
-from .. import views
+from ..choices import hardware, model_choices, provider_choices, strategy_choices
+from ..form import PROFILE_FIELDS, form_defaults
+from ..tables import devices_markdown, hardware_markdown
 from ..widgets import bind, source_visibility
 from . import api, compare, data, form, history, live, settings
 from .compare import ComparePanel, StoragePanel, compare_panel, storage_panel
@@ -58,7 +61,7 @@ class Page:
 
 def layout(ctx) -> Page:
     """Lay out the panels: sections 1 to 3 on the left, the live run on the right, history below."""
-    defaults = views.form_defaults()
+    defaults = form_defaults()
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=380):
             model = model_panel()
@@ -76,16 +79,16 @@ def layout(ctx) -> Page:
 def on_page_load(p: Page) -> dict:
     """What the machine has (hardware, devices, strategies it can run), the model choices, the history,
     and the form set to this machine's profile (it starts with the cpu profile's values)."""
-    hw = views.hardware()
+    hw = hardware()
     s, fields = p.settings, p.form.fields
-    out: dict[Any, Any] = {p.model.hardware: views.hardware_markdown(hw), s.devices: views.devices_markdown(hw),
-                           fields["strategy"]: gr.update(choices=views.strategy_choices(hw)),
-                           fields["provider"]: gr.update(choices=views.provider_choices()),
-                           p.model.model_name: gr.update(choices=views.model_choices()),
+    out: dict[Any, Any] = {p.model.hardware: hardware_markdown(hw), s.devices: devices_markdown(hw),
+                           fields["strategy"]: gr.update(choices=strategy_choices(hw)),
+                           fields["provider"]: gr.update(choices=provider_choices()),
+                           p.model.model_name: gr.update(choices=model_choices()),
                            p.history.table: history.history_frame()}
     if hw.profile != "cpu":
-        d = views.form_defaults(hw)
-        out.update({fields[f]: d[f] for f in views.PROFILE_FIELDS})
+        d = form_defaults(hw)
+        out.update({fields[f]: d[f] for f in PROFILE_FIELDS})
     return out
 
 

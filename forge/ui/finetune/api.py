@@ -10,9 +10,15 @@ from typing import Any
 
 import gradio as gr
 
+from ... import history
 from ...errors import ForgeError
-from .. import views
+from ...history import list_runs, run_summary
+from .. import inputs, run_view
+from ..choices import hardware, strategy_options
 from ..endpoint import endpoint
+from ..form import strategy_settings
+from ..inputs import DATASET_TYPES, save_upload
+from ..run_view import find_active_run, run_detail, submit
 from .data import WHERE
 
 
@@ -41,18 +47,18 @@ async def train(config, dataset_file):
     name = None
     if dataset_file:
         name = Path(dataset_file).name
-        config["dataset"] = str(views.save_upload(dataset_file, name))
-    rec = views.submit(config, dataset_name=name)
-    async for view, events, _ in views.follow(rec["id"]):
+        config["dataset"] = str(save_upload(dataset_file, name))
+    rec = submit(config, dataset_name=name)
+    async for view, events, _ in run_view.follow(rec["id"]):
         yield view.update(events)
 
 
 async def follow(run_id):
     """Stream the progress updates of a run (by id; empty: the active run) until it ends."""
-    rid = (run_id or "").strip() or views.find_active_run()
+    rid = (run_id or "").strip() or find_active_run()
     if not rid:
         raise gr.Error("No run is active.", print_exception=False)
-    async for view, events, _ in views.follow(rid):
+    async for view, events, _ in run_view.follow(rid):
         yield view.update(events)
 
 
@@ -70,11 +76,11 @@ def validate_dataset(dataset, task=None, dataset_file=None):
     if dataset_file:
         name = Path(dataset_file).name
         try:
-            dataset = str(views.save_upload(dataset_file, name))
+            dataset = str(save_upload(dataset_file, name))
         except ForgeError as e:
             return {"ok": False, "dataset": None, "task": None, "rows": 0, "notices": [], "preview": [],
                     "problems": [], "error": str(e)}
-    return views.validate_dataset(dataset or "", task or None, name)
+    return inputs.validate_dataset(dataset or "", task or None, name)
 
 
 def upload_dataset(dataset_file):
@@ -83,8 +89,8 @@ def upload_dataset(dataset_file):
     if not dataset_file:
         raise gr.Error("No file was uploaded.", print_exception=False)
     name = Path(dataset_file).name
-    dest = views.save_upload(dataset_file, name)
-    result = views.validate_dataset(str(dest), None, name)
+    dest = save_upload(dataset_file, name)
+    result = inputs.validate_dataset(str(dest), None, name)
     return {**result, "dataset": str(dest), "name": name}
 
 
@@ -97,7 +103,7 @@ def stop(run_id: str = "", now: bool = False) -> dict:
         run_id: the run to stop; empty: the run training now
         now: end its processes at once instead of after the current step
     """
-    return views.stop(run_id, now=now)
+    return run_view.stop(run_id, now=now)
 
 
 def resume(run_id: str, max_steps: int | None = None, num_train_epochs: float | None = None) -> dict:
@@ -110,18 +116,18 @@ def resume(run_id: str, max_steps: int | None = None, num_train_epochs: float | 
         max_steps: a larger step count to train a finished run further; empty: the run's own
         num_train_epochs: or a larger number of epochs
     """
-    return views.run_summary(views.resume(run_id, max_steps=max_steps, num_train_epochs=num_train_epochs))
+    return run_summary(run_view.resume(run_id, max_steps=max_steps, num_train_epochs=num_train_epochs))
 
 
 def runs() -> list[dict]:
     """All runs, newest first: id, name, model, dataset, task, strategy, status, duration, final loss and eval
     loss, the model folder it saved, and the error of a failed run."""
-    return views.list_runs()
+    return list_runs()
 
 
 def run(run_id: str) -> dict:
     """One run: its record, config, final metrics and metric history (loss, eval_loss, learning_rate)."""
-    d = views.run_detail(run_id)
+    d = run_detail(run_id)
     d.pop("_view", None)
     return d
 
@@ -165,13 +171,13 @@ def delete_export(name: str) -> dict:
 def compare_runs(run_ids: list[str] | str) -> dict:
     """Two to eight runs side by side (a list of run ids, or one string of ids): their loss, eval loss and
     learning-rate curves (one series per run), final metrics, and the settings that differ."""
-    return views.compare_runs(run_ids)
+    return history.compare_runs(run_ids)
 
 
 def strategies() -> list[dict]:
     """The training strategies (the `strategy` setting of a run config): name, label, description, the dataset
     tasks each trains on, its own settings, and whether this machine can run it (and why not)."""
-    return [{**o, "settings": list(views.strategy_settings(o["name"]))} for o in views.strategy_options(views.hardware())]
+    return [{**o, "settings": list(strategy_settings(o["name"]))} for o in strategy_options(hardware())]
 
 
 PLAIN = (stop, resume, runs, run, delete_run, datasets, delete_dataset, exports, delete_export, compare_runs,
@@ -183,16 +189,16 @@ def publish() -> None:
     stream, so they are events of a hidden button with hidden inputs (their parameter names are the labels)."""
     with gr.Row(visible=False):
         config = gr.JSON(label="config")
-        dataset_file = gr.File(label="dataset_file", file_types=views.DATASET_TYPES)
+        dataset_file = gr.File(label="dataset_file", file_types=DATASET_TYPES)
         dataset = gr.Textbox(label="dataset")
         task = gr.Textbox(label="task")
         run_id = gr.Textbox(label="run_id")
         result = gr.JSON(label="result")
         button = gr.Button("api")
-    for fn, inputs in ((train, [config, dataset_file]), (follow, [run_id]),
+    for fn, fields in ((train, [config, dataset_file]), (follow, [run_id]),
                        (validate_dataset, [dataset, task, dataset_file]), (upload_dataset, [dataset_file])):
         options = {"concurrency_limit": None} if fn in (train, follow) else {}
-        endpoint(fn, where=WHERE, trigger=button.click, inputs=inputs, outputs=result, show_progress="hidden",
+        endpoint(fn, where=WHERE, trigger=button.click, inputs=fields, outputs=result, show_progress="hidden",
                  **options)
     for fn in PLAIN:
         endpoint(fn, where=WHERE, concurrency_limit=None)

@@ -9,7 +9,8 @@ from typing import Any
 
 import gradio as gr
 
-from .. import views
+from ...history import COMPARED_CURVES, compare_runs, list_runs
+from ..tables import md_code, md_text
 from ..widgets import friendly_error, plot_value
 from .data import WHERE
 
@@ -22,7 +23,7 @@ class ComparePanel:
     pick: gr.Dropdown
     button: gr.Button
     status: gr.Markdown
-    plots: dict[str, gr.LinePlot]  # views.COMPARED_CURVES key -> its plot
+    plots: dict[str, gr.LinePlot]  # COMPARED_CURVES key -> its plot
     metrics: gr.Dataframe
     settings: gr.Dataframe
 
@@ -56,7 +57,7 @@ def compare_panel() -> ComparePanel:
                       "learning_rate": ("Learning rate", "mf-compare-lr")}
             plots = {k: gr.LinePlot(None, x="step", y="value", color="run", title=titles.get(k, (k, None))[0],
                                     height=240, elem_id=titles.get(k, (k, None))[1])
-                     for k in views.COMPARED_CURVES}
+                     for k in COMPARED_CURVES}
         with gr.Row():
             metrics = gr.Dataframe(interactive=False, wrap=True, max_height=300, label="Final metrics",
                                    elem_id="mf-compare-metrics")
@@ -93,7 +94,7 @@ def cell(v: Any) -> str:
 
 def compare_choices():
     """Every run, to pick from."""
-    return gr.update(choices=[(f"{r['name']} · {r['status']} · {r['id']}", r["id"]) for r in views.list_runs()])
+    return gr.update(choices=[(f"{r['name']} · {r['status']} · {r['id']}", r["id"]) for r in list_runs()])
 
 
 def on_compare(p: ComparePanel, ids: list[str] | None) -> dict:
@@ -101,9 +102,9 @@ def on_compare(p: ComparePanel, ids: list[str] | None) -> dict:
     import pandas as pd
 
     try:
-        c = views.compare_runs(ids or [])
+        c = compare_runs(ids or [])
     except Exception as e:
-        return {p.status: views.md_text(friendly_error(e, WHERE))}
+        return {p.status: md_text(friendly_error(e, WHERE))}
     names = c["names"]
     out: dict[Any, Any] = {plot: plot_value(pd.DataFrame(c["curves"][k], columns=["run", "step", "value"]))
                            for k, plot in p.plots.items()}
@@ -134,5 +135,5 @@ def on_delete_stored(p: StoragePanel, key: str | None) -> dict:
     try:
         r = delete_stored(key)
     except Exception as e:
-        return show_storage(p, views.md_text(friendly_error(e, WHERE)))
-    return show_storage(p, f"Deleted {views.md_code(r['name'])}: {r['freed']} freed.")
+        return show_storage(p, md_text(friendly_error(e, WHERE)))
+    return show_storage(p, f"Deleted {md_code(r['name'])}: {r['freed']} freed.")

@@ -13,7 +13,10 @@ from typing import Any
 import gradio as gr
 
 from ...config import RunConfig
-from .. import views
+from ...history import reusable_config
+from ..choices import hardware
+from ..form import config_to_form, config_yaml, memory_estimate, write_config_file
+from ..run_view import find_active_run
 from ..widgets import dataset_ref, friendly_error
 from .data import WHERE, DataPanel
 from .model import ModelPanel, memory_update
@@ -65,17 +68,17 @@ def on_form(f: Form, got: dict) -> dict:
     """The settings as config.yaml, a problem that makes no valid config, and the memory estimate."""
     s = f.settings
     values = f.values(got)
-    text, err = views.config_yaml(values)
+    text, err = config_yaml(values)
     if err:
         err = f.name_fields(err)
         memory, warn = "No estimate until the settings are fixed.", True
     else:
         try:
-            memory, warn = views.memory_estimate(values)
+            memory, warn = memory_estimate(values)
         except Exception as e:
             memory, warn = f"No estimate: {friendly_error(e, WHERE)}", False
     return {s.yaml: text,
-            s.save: gr.update(value=str(views.write_config_file(text)) if text else None, interactive=bool(text)),
+            s.save: gr.update(value=str(write_config_file(text)) if text else None, interactive=bool(text)),
             s.error: gr.update(value=err or "", visible=bool(err)),
             f.model.memory: memory_update(memory, warn),
             s.ok: not err}
@@ -86,7 +89,7 @@ def fill_form(f: Form, config: RunConfig | dict) -> dict:
     from ...config import parse_config
 
     cfg = parse_config(config)
-    values = views.config_to_form(cfg, views.hardware())
+    values = config_to_form(cfg, hardware())
     values["reward_funcs"] = rewards_frame(values.get("reward_funcs"))
     values["columns"] = dict(cfg.columns)
     fields = f.fields
@@ -120,10 +123,10 @@ def on_load_config(f: Form, file: str | None) -> dict:
 def on_open(f: Form) -> dict:
     """A page opened (or reloaded) while a run trains shows that run's settings, not the defaults,
     so pressing Start does not queue a different run by mistake."""
-    rid = views.find_active_run()
+    rid = find_active_run()
     if rid:
         try:
-            return fill_form(f, views.reusable_config(rid))
+            return fill_form(f, reusable_config(rid))
         except Exception as e:  # the defaults stay; the live run still shows
             log.warning("could not show the live run's settings: %s", e)
     return gr.skip()

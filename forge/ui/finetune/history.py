@@ -10,7 +10,11 @@ from typing import Any
 import gradio as gr
 
 from ...errors import ForgeError
-from .. import views
+from ...history import reusable_config
+from ...training.state import clock, short_ref
+from .. import run_view
+from ..run_view import run_detail
+from ..tables import HISTORY_HEADERS, evaluation_markdown, history_rows, md_code, md_text, tensorboard_markdown
 from ..widgets import LOSS_COLORS, LR_COLORS, friendly_error, series_plot
 from .data import WHERE
 from .form import Form, fill_form
@@ -45,7 +49,7 @@ def history_frame(rows=None):
     """The history table (every run, newest first; ``rows`` given: those)."""
     import pandas as pd
 
-    return pd.DataFrame(views.history_rows() if rows is None else rows, columns=views.HISTORY_HEADERS)
+    return pd.DataFrame(history_rows() if rows is None else rows, columns=HISTORY_HEADERS)
 
 
 def _run_detail() -> tuple:
@@ -89,20 +93,20 @@ def history_panel() -> HistoryPanel:
 def detail_markdown(d: dict[str, Any]) -> str:
     """A run's detail as text: what it trained, where it saved, its devices, checkpoints, error,
     TensorBoard folder and end-of-run evaluation."""
-    dur = views._clock(d["duration_s"]) if d["duration_s"] is not None else "–"
-    lines = [f"**{views.md_text(d['name'])}** · `{d['id']}` · {d['status']} · "
-             f"{views.md_text(views._short_model(d['model']))} · {d['task'] or '–'} · {d['strategy']} · {dur}",
-             f"Dataset: {views.md_code(d['dataset'])}"]
+    dur = clock(d["duration_s"]) if d["duration_s"] is not None else "–"
+    lines = [f"**{md_text(d['name'])}** · `{d['id']}` · {d['status']} · "
+             f"{md_text(short_ref(d['model']))} · {d['task'] or '–'} · {d['strategy']} · {dur}",
+             f"Dataset: {md_code(d['dataset'])}"]
     if d.get("output_dir"):
-        lines.append(f"Saved to {views.md_code(d['output_dir'])}"
+        lines.append(f"Saved to {md_code(d['output_dir'])}"
                      + ("" if Path(d["output_dir"]).exists() else " (since deleted)"))
     lines.append(f"Devices: {d['devices']}")
     if d.get("checkpoints"):
         lines.append("Checkpoints: " + ", ".join(f"{c['name']} ({c['size']})" for c in d["checkpoints"]))
     text = "  \n".join(lines)
     text += f"\n\n```\n{d['error']}\n```" if d.get("error") else ""
-    text += "\n\n" + views.tensorboard_markdown(d.get("tensorboard_dir"))
-    return text + ("\n\n" + views.evaluation_markdown(d["evaluation"]) if d.get("evaluation") else "")
+    text += "\n\n" + tensorboard_markdown(d.get("tensorboard_dir"))
+    return text + ("\n\n" + evaluation_markdown(d["evaluation"]) if d.get("evaluation") else "")
 
 
 def show_run(h: HistoryPanel, run_id: str | None) -> dict:
@@ -112,7 +116,7 @@ def show_run(h: HistoryPanel, run_id: str | None) -> dict:
     if not run_id:
         return gr.skip()
     try:
-        d = views.run_detail(run_id)
+        d = run_detail(run_id)
     except Exception as e:
         return {h.selected: run_id, h.detail: friendly_error(e, WHERE), h.detail_box: gr.update(open=True)}
     view = d.pop("_view")
@@ -135,7 +139,7 @@ def resume_run(run_id: str | None, steps: str | None) -> str:
     steps = (steps or "").strip()
     if steps and not steps.isdigit():
         raise ForgeError(f"Train until step: '{steps}' is not a whole number.", "Type a step, or leave it empty.")
-    rec = views.resume(run_id, max_steps=int(steps) if steps else None)
+    rec = run_view.resume(run_id, max_steps=int(steps) if steps else None)
     return f"Run {rec['name']} resumes from {Path(rec['resume_from']).name}; it shows in Live run."
 
 
@@ -171,7 +175,7 @@ def on_use_again(f: Form, run_id: str | None) -> dict:
         gr.Warning(SELECT_FIRST)
         return gr.skip()
     try:
-        out = fill_form(f, views.reusable_config(run_id))
+        out = fill_form(f, reusable_config(run_id))
     except Exception as e:
         gr.Warning(friendly_error(e, WHERE))
         return gr.skip()

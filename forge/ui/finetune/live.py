@@ -16,7 +16,20 @@ from typing import Any
 import gradio as gr
 
 from ...errors import ForgeError
-from .. import views
+from ...history import tensorboard_dir
+from .. import run_view
+from ..form import form_to_config
+from ..run_view import (
+    RunView,
+    final_metrics_markdown,
+    find_active_run,
+    follow,
+    last_ended_run,
+    log_html,
+    start_label,
+    submit,
+)
+from ..tables import evaluation_markdown, md_code, tensorboard_markdown
 from ..widgets import LOSS_COLORS, LR_COLORS, friendly_error, plot_value, series_names, series_plot
 from .data import WHERE
 from .form import Form
@@ -71,7 +84,7 @@ def live_panel() -> LivePanel:
         # metric and phase (RLHF: the reward model's, then the policy's)
         strategy = gr.LinePlot(None, x="step", y="value", color="series", title="Strategy metrics", height=260,
                                elem_id="mf-strategy-plot")
-        log = gr.HTML(views.log_html([]), max_height=280, autoscroll=True, container=True, show_label=False,
+        log = gr.HTML(log_html([]), max_height=280, autoscroll=True, container=True, show_label=False,
                       elem_classes="mf-log", elem_id="mf-log")
         end = gr.Markdown("", elem_id="mf-run-end")
     return LivePanel(start, stop, status, progress, error, loss, lr, strategy, log, end, gr.State(None))
@@ -81,21 +94,21 @@ def live_panel() -> LivePanel:
 
 def start_state(data_ready: bool, settings_ok: bool):
     """Start is on when the data is ready and the settings make a valid config."""
-    return gr.update(interactive=bool(data_ready and settings_ok), value=views.start_label())
+    return gr.update(interactive=bool(data_ready and settings_ok), value=start_label())
 
 
-def end_markdown(view: views.RunView) -> str:
+def end_markdown(view: RunView) -> str:
     """At the end of a run: its evaluation (base vs fine-tuned, a few before/after answers)
     and where its TensorBoard logs are."""
-    parts = [views.final_metrics_markdown(view)] if view.finished else []
-    parts += [views.evaluation_markdown(view.evaluation)] if view.evaluation else []
+    parts = [final_metrics_markdown(view)] if view.finished else []
+    parts += [evaluation_markdown(view.evaluation)] if view.evaluation else []
     if view.finished:
-        parts.append(views.tensorboard_markdown(views.tensorboard_dir({"id": view.run_id})))
+        parts.append(tensorboard_markdown(tensorboard_dir({"id": view.run_id})))
     return "\n\n".join(parts)
 
 
-def render(p: LivePanel, view: views.RunView, changed: set[str], *, full: bool = False) -> dict:
-    """The live widgets that ``changed`` (kinds of news from :func:`views.follow`) touches; all with ``full``."""
+def render(p: LivePanel, view: RunView, changed: set[str], *, full: bool = False) -> dict:
+    """The live widgets that ``changed`` (kinds of news from :func:`follow`) touches; all with ``full``."""
     c = changed | ({"status", "progress", "plots", "log"} if full else set())
     out: dict[Any, Any] = {p.run_id: view.run_id}
     if "status" in c:
@@ -107,7 +120,7 @@ def render(p: LivePanel, view: views.RunView, changed: set[str], *, full: bool =
         out.update({p.loss_plot: plot_value(view.loss_frame()), p.lr_plot: plot_value(view.lr_frame()),
                     p.strategy_plot: plot_value(view.strategy_frame())})
     if "log" in c:
-        out[p.log] = views.log_html(view.log)
+        out[p.log] = log_html(view.log)
     if c & {"status", "evaluation"}:
         out[p.end] = end_markdown(view)
     return out
@@ -143,10 +156,10 @@ class Watcher:
         ended run shown again on opening the page (``replay``: a page opened with no run active)."""
         rid = self.p.targets.pop(self.session, None)
         if rid is None:
-            active = views.find_active_run()
+            active = find_active_run()
             rid = active if active != self.last_done else None
         if rid is None and replay:
-            rid = views.last_ended_run()
+            rid = last_ended_run()
             return rid, rid is not None
         return rid, False
 
@@ -165,7 +178,7 @@ class Watcher:
         the next starts. One shown again on opening the page is not news for the other tabs."""
         self.idle_shown, first, view = True, True, None
         try:
-            async for view, _events, changed in views.follow(rid, heartbeat=IDLE_PING_S,
+            async for view, _events, changed in follow(rid, heartbeat=IDLE_PING_S,
                                                              until=lambda: self.session in self.p.targets):
                 out = render(self.p, view, changed, full=first)
                 if first:
@@ -211,17 +224,17 @@ def on_start(p: LivePanel, f: Form, request: gr.Request, got: dict):
     values, name = f.values(got), f.dataset_name(got)
     session = request.session_hash or ""
     try:
-        config = views.form_to_config(values)
+        config = form_to_config(values)
         key = config.model_dump_json() + (name or "")
         previous = p.last_start.get(session)
         if previous and previous[0] == key and time.monotonic() - previous[1] < DOUBLE_CLICK_S:
             return gr.skip()
         p.last_start[session] = (key, time.monotonic())
-        rec = views.submit(config, dataset_name=name)
+        rec = submit(config, dataset_name=name)
     except Exception as e:
         return {p.error: gr.update(value=f.name_fields(friendly_error(e, WHERE)), visible=True)}
     p.targets[session] = rec["id"]
-    return {p.error: gr.update(value="", visible=False), p.status: f"… **Queued** · run {views.md_code(rec['name'])}"}
+    return {p.error: gr.update(value="", visible=False), p.status: f"… **Queued** · run {md_code(rec['name'])}"}
 
 
 STOP_NOTES = {"stopping": "Stopping: the run ends after the current step and keeps what it learned. "
@@ -233,7 +246,7 @@ STOP_NOTES = {"stopping": "Stopping: the run ends after the current step and kee
 def stop_note(run_id: str | None) -> tuple[str, bool]:
     """Stop the run on screen (else the active one): what was done, and whether it went wrong."""
     try:
-        r = views.stop(run_id)
+        r = run_view.stop(run_id)
     except Exception as e:
         return friendly_error(e, WHERE), True
     if r["run_id"] is None:

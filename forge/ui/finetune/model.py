@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ...config import EMBEDDED_MODEL
-from .. import views
+from ..choices import model_choices
 
 
 @dataclass
@@ -26,7 +26,7 @@ def model_panel() -> ModelPanel:
     with gr.Group(elem_classes="mf-section"):
         gr.Markdown("### 1 · Model")
         model_name = gr.Dropdown(
-            views.model_choices(), value=EMBEDDED_MODEL, allow_custom_value=True, label="Base model",
+            model_choices(), value=EMBEDDED_MODEL, allow_custom_value=True, label="Base model",
             info="The embedded default trains offline. Or type a Hub id (org/name) or a folder in models/.",
             elem_id="mf-model")
         hardware = gr.Markdown("Detecting hardware…", elem_id="mf-hardware")

@@ -14,7 +14,22 @@ from typing import Any
 import gradio as gr
 
 from ...config import RunConfig, Scheduler
-from .. import views
+from ..choices import CLI_COMMAND, hardware, provider_choices, provider_markdown, strategy_choices, strategy_markdown
+from ..form import (
+    REWARD_COLUMNS,
+    REWARD_DATATYPES,
+    all_strategy_settings,
+    blank_means_default,
+    field_spec,
+    form_value,
+    loss_type_choices,
+    reward_menu_markdown,
+    reward_row,
+    rewards_to_rows,
+    rows_to_rewards,
+    settings_visibility,
+    strategy_settings,
+)
 
 Fields = dict[str, gr.components.Component]
 
@@ -40,21 +55,21 @@ class SettingsPanel:
     @property
     def strategy_widgets(self) -> dict[str, Any]:
         """What the strategy's own settings show or hide, by setting name."""
-        return {k: self.rewards if k == "reward_funcs" else self.fields[k] for k in views.all_strategy_settings()}
+        return {k: self.rewards if k == "reward_funcs" else self.fields[k] for k in all_strategy_settings()}
 
 
 def rewards_frame(rows=None):
     import pandas as pd
 
-    return pd.DataFrame(rows or [], columns=views.REWARD_COLUMNS)
+    return pd.DataFrame(rows or [], columns=REWARD_COLUMNS)
 
 
 def auto_widget(name: str, value: Any, visible: bool = True, label: str | None = None):
     """A widget for a RunConfig field the tab does not lay out by hand (from its type)."""
-    spec = views.field_spec(name)
+    spec = field_spec(name)
     kw = dict(label=label or name, info=spec["description"] or None, visible=visible)
-    if views.blank_means_default(name):
-        return gr.Textbox(views.form_value(name, value), placeholder="default", **kw)
+    if blank_means_default(name):
+        return gr.Textbox(form_value(name, value), placeholder="default", **kw)
     if spec["kind"] == "bool":
         return gr.Checkbox(bool(value), **kw)
     if spec["kind"] in ("int", "float"):
@@ -153,14 +168,14 @@ def _reward_table(value: Any, visible: bool) -> tuple[gr.Dataframe, gr.Group, gr
     from ...config import REWARD_TYPES
 
     with gr.Group(visible=visible) as group:
-        table = gr.Dataframe(rewards_frame(value), headers=views.REWARD_COLUMNS, datatype=views.REWARD_DATATYPES,
+        table = gr.Dataframe(rewards_frame(value), headers=REWARD_COLUMNS, datatype=REWARD_DATATYPES,
                              interactive=True, label="reward_funcs", elem_id="mf-reward-funcs")
         with gr.Row():
             kind = gr.Dropdown(list(REWARD_TYPES), value="exact_match", label="Add a reward", scale=3)
             add = gr.Button("Add", size="sm", scale=1, elem_id="mf-add-reward")
         with gr.Accordion("The reward menu", open=False):
             gr.Markdown("Rewards are summed with their weights; an empty table means `exact_match` against the "
-                        "dataset's `answer` column. Clear a row's type to drop it.\n\n" + views.reward_menu_markdown())
+                        "dataset's `answer` column. Clear a row's type to drop it.\n\n" + reward_menu_markdown())
     return table, group, kind, add
 
 
@@ -168,15 +183,15 @@ def _strategy_settings(d: dict[str, Any]) -> tuple[Fields, gr.Accordion, tuple]:
     """Settings specific to one strategy or a few (each strategy's ``settings``): shown only for the
     selected strategy; the hidden ones keep their values and stay out of the config."""
     f: Fields = {}
-    own = views.strategy_settings("sft")
+    own = strategy_settings("sft")
     rewards: tuple = (None, None, None)  # no strategy takes reward functions
     with gr.Accordion("Strategy settings", open=True, visible=bool(own), elem_id="mf-strategy-settings") as box:
-        for k in views.all_strategy_settings():
+        for k in all_strategy_settings():
             if k == "reward_funcs":
                 f[k], *rewards = _reward_table(d.get(k), k in own)
             elif k == "loss_type":
-                f[k] = gr.Dropdown(views.loss_type_choices("sft"), value="", label=k,
-                                   info=views.field_spec(k)["description"] or None, visible=k in own)
+                f[k] = gr.Dropdown(loss_type_choices("sft"), value="", label=k,
+                                   info=field_spec(k)["description"] or None, visible=k in own)
             else:
                 f[k] = auto_widget(k, d.get(k), visible=k in own)
     return f, box, tuple(rewards)
@@ -202,7 +217,7 @@ def _config_file() -> tuple[gr.UploadButton, gr.DownloadButton, gr.Markdown, gr.
             save = gr.DownloadButton("Save config", size="sm", elem_id="mf-save-config")
         extras_note = gr.Markdown("", visible=False)
         code = gr.Code("", language="yaml", label="config.yaml", interactive=False, elem_id="mf-config-yaml")
-        gr.Markdown(f"The same run from a terminal: save the config, then\n\n```\n{views.CLI_COMMAND}\n```")
+        gr.Markdown(f"The same run from a terminal: save the config, then\n\n```\n{CLI_COMMAND}\n```")
     return load, save, extras_note, code
 
 
@@ -211,12 +226,12 @@ def settings_panel(defaults: dict[str, Any], taken: set[str]) -> SettingsPanel:
     with gr.Group(elem_classes="mf-section"):
         gr.Markdown("### 3 · Settings")
         with gr.Row():
-            f: Fields = {"strategy": gr.Dropdown(views.strategy_choices(), value="sft", label="Strategy",
+            f: Fields = {"strategy": gr.Dropdown(strategy_choices(), value="sft", label="Strategy",
                                                  elem_id="mf-strategy"),
-                         "provider": gr.Dropdown(views.provider_choices(), value="auto", label="Provider",
+                         "provider": gr.Dropdown(provider_choices(), value="auto", label="Provider",
                                                  elem_id="mf-provider")}
-        strategy_note = gr.Markdown(views.strategy_markdown("sft"))
-        provider_note = gr.Markdown(views.provider_markdown("auto", "sft")[1], elem_id="mf-provider-note")
+        strategy_note = gr.Markdown(strategy_markdown("sft"))
+        provider_note = gr.Markdown(provider_markdown("auto", "sft")[1], elem_id="mf-provider-note")
         f.update(_main_settings(defaults))
         f.update(_evaluation_settings(defaults))
         device_fields, devices = _device_settings(defaults)
@@ -235,21 +250,21 @@ def settings_panel(defaults: dict[str, Any], taken: set[str]) -> SettingsPanel:
 # ---- handlers ---------------------------------------------------------------------------------
 
 def strategy_note(strategy: str) -> str:
-    return views.strategy_markdown(strategy, views.hardware())
+    return strategy_markdown(strategy, hardware())
 
 
 def provider_note(strategy: str, provider: str) -> str:
-    return views.provider_markdown(provider, strategy)[1]
+    return provider_markdown(provider, strategy)[1]
 
 
 def on_strategy(p: SettingsPanel, strategy: str, loss_type: str | None) -> dict:
     """Show the selected strategy's own settings; the others are hidden and keep their values."""
-    shown = views.settings_visibility(strategy)
+    shown = settings_visibility(strategy)
     out: dict[Any, Any] = {p.strategy_box: gr.update(visible=any(shown.values()))}
     for k, widget in p.strategy_widgets.items():
         out[widget] = gr.update(visible=shown[k])
     if "loss_type" in shown and "loss_type" in p.fields:
-        choices = views.loss_type_choices(strategy)
+        choices = loss_type_choices(strategy)
         keep = loss_type if loss_type in [v for _, v in choices] else ""
         out[p.fields["loss_type"]] = gr.update(choices=choices, value=keep, visible=shown["loss_type"])
     return out
@@ -258,7 +273,7 @@ def on_strategy(p: SettingsPanel, strategy: str, loss_type: str | None) -> dict:
 def on_add_reward(rows: Any, kind: str):
     """The reward table with a row of ``kind`` added."""
     try:
-        current = views.rewards_to_rows(views.rows_to_rewards(rows))
+        current = rewards_to_rows(rows_to_rewards(rows))
     except Exception:  # a row being edited: keep the table as it is
         current = [list(r) for r in (rows.values.tolist() if hasattr(rows, "values") else rows or [])]
-    return rewards_frame(current + [views.reward_row(kind)])
+    return rewards_frame(current + [reward_row(kind)])

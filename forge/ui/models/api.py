@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from .. import views
 from ..endpoint import endpoint
+from ..tables import list_evaluations
 from .data import WHERE, list_models, model_detail, run_evaluation
 from .gguf import export_gguf_api
 
@@ -108,7 +108,7 @@ def evaluations_api(dataset: str = "") -> list[dict]:
     Args:
         dataset: the dataset as /evaluate took it (sample:NAME, a file, a Hub id); empty: every dataset
     """
-    return views.list_evaluations((dataset or "").strip() or None)
+    return list_evaluations((dataset or "").strip() or None)
 
 
 def publish() -> None:

@@ -10,7 +10,10 @@ import time
 from typing import Any
 
 from ...errors import ForgeError
-from .. import views
+from ...training.state import short_ref
+from ..inputs import AUTO_TASK, check_dataset_ref
+from ..run_view import run_detail
+from ..tables import comparison_rows, list_evaluations, md_code, md_text, metric_label
 from ..widgets import dataset_ref, friendly_error
 
 WHERE = "the Models tab"
@@ -42,7 +45,7 @@ def table_rows(items: list[dict[str, Any]] | None = None) -> list[list[Any]]:
     rows = []
     for m in list_models() if items is None else items:
         created = m.get("created")
-        rows.append([m["name"], m.get("kind") or "", views._short_model(m.get("base_model")), m.get("task") or "",
+        rows.append([m["name"], m.get("kind") or "", short_ref(m.get("base_model")), m.get("task") or "",
                      m.get("strategy") or "",
                      time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else "",
                      human_size(m.get("size_bytes")), _num(m.get("train_loss")), _num(m.get("eval_loss")),
@@ -75,7 +78,7 @@ def model_detail(model_id: str) -> dict[str, Any]:
     d["history"], d["_view"] = {}, None
     if d.get("run_id"):
         try:
-            run = views.run_detail(d["run_id"])
+            run = run_detail(d["run_id"])
             d["history"], d["_view"] = run["history"], run["_view"]
         except ForgeError:
             pass  # the run was removed: the model still shows
@@ -86,17 +89,17 @@ def header_markdown(d: dict[str, Any]) -> str:
     from ...models import human_size
 
     kind = KIND_LABELS.get(d.get("kind"), d.get("kind") or "model")
-    lines = [f"### {views.md_text(d['name'])}",
-             f"{kind} · base {views.md_code(d.get('base_model') or '–')} · task {d.get('task') or '–'} · strategy "
+    lines = [f"### {md_text(d['name'])}",
+             f"{kind} · base {md_code(d.get('base_model') or '–')} · task {d.get('task') or '–'} · strategy "
              f"{d.get('strategy') or '–'} · {human_size(d.get('size_bytes'))}",
-             f"Id `{d['id']}` · folder {views.md_code(d.get('folder'))}"]
+             f"Id `{d['id']}` · folder {md_code(d.get('folder'))}"]
     if not d.get("files_ok"):
         lines.append("⚠ **The model's files are missing** from its folder: it cannot be loaded, merged or exported. "
                      "Delete it to tidy the list.")
     run = d.get("run") or {}
     if run:
-        lines.append(f"Made by run {views.md_code(run.get('name') or run.get('id'))} ({run.get('status')}) on dataset "
-                     f"{views.md_code(run.get('dataset') or '–')}.")
+        lines.append(f"Made by run {md_code(run.get('name') or run.get('id'))} ({run.get('status')}) on dataset "
+                     f"{md_code(run.get('dataset') or '–')}.")
     lines += [f"ℹ {note}" for note in d.get("notes") or []]
     return "  \n".join(lines)
 
@@ -139,7 +142,7 @@ def evaluation_dataset(source: str, sample: str | None, uploaded: str | None, pa
 def comparison_frame(dataset: str | None):
     import pandas as pd
 
-    headers, rows = views.comparison_rows(views.list_evaluations(dataset) if dataset else [])
+    headers, rows = comparison_rows(list_evaluations(dataset) if dataset else [])
     return pd.DataFrame(rows, columns=headers)
 
 
@@ -171,15 +174,15 @@ def run_evaluation(model: str, dataset: str, task: str | None = None, max_sample
         raise ConfigError("No model was chosen.", "Pick a fine-tuned model or a base model to evaluate.")
     max_samples = whole_number("Max samples (max_samples)", max_samples, 20, 1, 1000)
     max_new_tokens = whole_number("Max new tokens (max_new_tokens)", max_new_tokens, 64, 1, 1024)
-    dataset = views.check_dataset_ref(dataset)
-    task = None if task in (None, "", views.AUTO_TASK) else task
+    dataset = check_dataset_ref(dataset)
+    task = None if task in (None, "", AUTO_TASK) else task
     return evaluate_model(model, dataset, task, max_samples=max_samples, max_new_tokens=max_new_tokens,
                           sandbox=True, progress=progress)
 
 
 def evaluation_text(rec: dict[str, Any]) -> str:
     """One line on a stored evaluation: the model, the dataset and its metrics."""
-    m = ", ".join(f"{views._metric_label(k)} {v:.4f}" for k, v in rec["metrics"].items()
+    m = ", ".join(f"{metric_label(k)} {v:.4f}" for k, v in rec["metrics"].items()
                   if isinstance(v, (int, float)))
     return (f"✓ **{html.escape(rec.get('label') or rec['model'])}** on `{rec['dataset']}` ({rec['task']}, "
             f"{rec['n']} examples, {rec.get('seconds', 0):.1f} s): {m}")

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from .. import views
+from ..tables import BEFORE_AFTER_HEADERS, METRICS_HEADERS, before_after_rows, evaluation_metric_rows
 from ..widgets import LOSS_COLORS, series_plot
 from .data import header_markdown, samples_frame
 
@@ -126,8 +126,8 @@ class EvaluationPanel(Panel):
         text = (f"Measured at the end of the run on {ev.get('n')} held-out example(s) of the run's dataset; the base "
                 "model answered the same prompts. ✓ marks an improvement.")
         return {self.accordion: gr.update(visible=True), self.head: text,
-                self.metrics: pd.DataFrame(views.evaluation_metric_rows(ev), columns=views.METRICS_HEADERS),
-                self.samples: pd.DataFrame(views.before_after_rows(ev), columns=views.BEFORE_AFTER_HEADERS)}
+                self.metrics: pd.DataFrame(evaluation_metric_rows(ev), columns=METRICS_HEADERS),
+                self.samples: pd.DataFrame(before_after_rows(ev), columns=BEFORE_AFTER_HEADERS)}
 
 
 def evaluation_panel(ctx, selected: gr.State) -> EvaluationPanel:
@@ -136,10 +136,10 @@ def evaluation_panel(ctx, selected: gr.State) -> EvaluationPanel:
     with gr.Accordion("Evaluation: base model vs fine-tuned", open=True, visible=False,
                       elem_id="mf-model-eval") as acc:
         head = gr.Markdown("")
-        metrics = gr.Dataframe(pd.DataFrame(columns=views.METRICS_HEADERS), interactive=False, wrap=True,
+        metrics = gr.Dataframe(pd.DataFrame(columns=METRICS_HEADERS), interactive=False, wrap=True,
                                column_widths=["31%", "23%", "23%", "23%"],
                                elem_id="mf-model-eval-metrics", label="Task metrics")
-        samples = gr.Dataframe(pd.DataFrame(columns=views.BEFORE_AFTER_HEADERS), interactive=False, wrap=True,
+        samples = gr.Dataframe(pd.DataFrame(columns=BEFORE_AFTER_HEADERS), interactive=False, wrap=True,
                                column_widths=["25%", "25%", "25%", "25%"],
                                max_height=420, elem_id="mf-model-before-after", label="Before / after")
     return EvaluationPanel(acc, head, metrics, samples)

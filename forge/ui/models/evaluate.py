@@ -9,7 +9,9 @@ from typing import Any
 
 import gradio as gr
 
-from .. import views
+from .. import inputs
+from ..choices import sample_choices, task_choices
+from ..inputs import AUTO_TASK, DATASET_TYPES
 from ..widgets import SOURCES, bind, source_visibility
 from .data import comparison_frame, evaluation_dataset, evaluation_text, run_evaluation, samples_frame, warning
 
@@ -51,14 +53,14 @@ def _pickers() -> dict[str, Any]:
                             info="A fine-tuned model, the embedded default, a Hub id (org/name) or a folder in models/.")
         refresh_button = gr.Button("↻", size="sm", scale=0, min_width=40, elem_id="mf-eval-refresh")
     source = gr.Radio(list(SOURCES), value="Sample", label="Dataset source", elem_id="mf-eval-source")
-    samples = views.sample_choices()
+    samples = sample_choices()
     sample = gr.Dropdown(samples, value=samples[0][1] if samples else None, label="Sample dataset",
                          elem_id="mf-eval-sample")
-    upload = gr.File(label="Upload a dataset: JSONL, JSON, CSV, Parquet or plain text", file_types=views.DATASET_TYPES,
+    upload = gr.File(label="Upload a dataset: JSONL, JSON, CSV, Parquet or plain text", file_types=DATASET_TYPES,
                      visible=False, elem_id="mf-eval-upload")
     path = gr.Textbox(label="Dataset file or Hub dataset id", visible=False, elem_id="mf-eval-path",
                       info="A file in the server's datasets/ folder, or a Hub id like org/name.")
-    task = gr.Dropdown(views.task_choices(), value=views.AUTO_TASK, label="Task", elem_id="mf-eval-task")
+    task = gr.Dropdown(task_choices(), value=AUTO_TASK, label="Task", elem_id="mf-eval-task")
     return dict(model=model, refresh_button=refresh_button, source=source, sample=sample, upload=upload,
                 uploaded=gr.State(None), path=path, task=task)
 
@@ -97,7 +99,7 @@ def save_upload(panel: EvaluatePanel, file: str | None) -> dict[Any, Any]:
     if not file:
         return {panel.uploaded: None, panel.status: ""}
     try:
-        return {panel.uploaded: str(views.save_upload(file, Path(file).name)), panel.status: ""}
+        return {panel.uploaded: str(inputs.save_upload(file, Path(file).name)), panel.status: ""}
     except Exception as e:
         return {panel.uploaded: None, panel.status: warning(e)}
 
