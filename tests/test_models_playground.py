@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from forge import export, inference, models
+from forge import export, inference, models, refs
 from forge.errors import BusyError, ConfigError, ModelNotFoundError
 from forge.runs import get_store
 
@@ -42,7 +42,7 @@ def test_adapter_changes_logits_and_merged_equals_base_plus_adapter(trained_adap
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     base = AutoModelForCausalLM.from_pretrained(tiny_model)
-    tuned = inference.load_model(inference.spec_from_record(trained_adapter))
+    tuned = inference.load_model(refs.spec_from_record(trained_adapter))
     assert tuned.has_adapter and tuned.base_path == Path(tiny_model).resolve()
     before, after = logits(base, tok), logits(tuned.model, tok)
     assert (before - after).abs().max().item() > 1e-3, "the adapter changes the logits"
@@ -80,7 +80,7 @@ def test_qlora_adapter_merges_into_full_precision_base_with_a_note(tiny_config):
     merged = export.merge(rec["id"])
     assert any("4-bit" in n and "full-precision" in n for n in merged["notes"])
     assert get_store().get_model(merged["id"])["merged_from_quantized"] is True
-    tuned = inference.load_model(inference.spec_from_record(rec))  # on CPU: the full-precision base
+    tuned = inference.load_model(refs.spec_from_record(rec))  # on CPU: the full-precision base
     assert any("full-precision" in n for n in tuned.notes)
     tok = AutoTokenizer.from_pretrained(merged["folder"])
     standalone = AutoModelForCausalLM.from_pretrained(merged["folder"])
@@ -95,7 +95,7 @@ def test_generation_streams_and_honours_max_new_tokens(trained_adapter):
     assert len(pieces) > 1, pieces
     assert stats.tokens == [16] and not stats.stopped
     assert stats.time_to_first_token is not None and stats.time_to_first_token <= stats.seconds
-    m = reg.get_loaded(inference.spec_from_record(trained_adapter).key)
+    m = reg.get_loaded(refs.spec_from_record(trained_adapter).key)
     ids = m.tokenizer("".join(pieces), add_special_tokens=False)["input_ids"]
     assert 0 < len(ids) <= 16 + 2  # decoding and re-encoding may split a word differently
 
@@ -124,7 +124,7 @@ def test_stop_ends_generation_at_once(trained_adapter):
             t_stop = time.perf_counter()
     assert stats.stopped and stats.tokens[0] < 100, stats.to_dict()
     assert stats.finished - t_stop < 2.0
-    m = reg.get_loaded(inference.spec_from_record(trained_adapter).key)
+    m = reg.get_loaded(refs.spec_from_record(trained_adapter).key)
     assert not m.lock.locked() and m.active == 0
 
     # a reader that walks away also ends the generation
@@ -166,7 +166,7 @@ def test_playground_prompt_is_the_training_prompt(trained_adapter, tiny_model, t
 
     from forge.data import sft_dataset
 
-    m = inference.load_model(inference.spec_from_record(trained_adapter))
+    m = inference.load_model(refs.spec_from_record(trained_adapter))
     base = AutoModelForCausalLM.from_pretrained(tiny_model)
     chat = [{"role": "system", "content": "Talk like a pirate."}, {"role": "user", "content": "Hi"},
             {"role": "assistant", "content": "Ahoy!"}, {"role": "user", "content": "Where is it?"},
@@ -223,8 +223,8 @@ def test_registry_keeps_switches_and_answers_two_users_at_once(trained_adapter, 
         return inference.load_model(spec, progress)
 
     reg = inference.ModelRegistry(capacity=1, loader=counting_loader)
-    tuned = inference.spec_from_record(trained_adapter)
-    base = inference.resolve_spec(str(tiny_model))
+    tuned = refs.spec_from_record(trained_adapter)
+    base = refs.resolve_spec(str(tiny_model))
     msgs = [{"role": "user", "content": "Hi"}]
     for _ in range(2):
         "".join(inference.stream(tuned, msgs, {**GREEDY, "max_new_tokens": 2}, registry=reg))
@@ -293,7 +293,7 @@ def test_missing_files_are_flagged_not_fatal(trained_adapter):
     assert isinstance(listed[trained_adapter["id"]]["train_loss"], float)
     assert models.detail(copy["id"])["files_ok"] is False
     with pytest.raises(ModelNotFoundError, match="missing"):
-        inference.resolve_spec(copy["id"])
+        refs.resolve_spec(copy["id"])
     with pytest.raises(ModelNotFoundError, match="missing"):
         export.archive(copy["id"])
     assert models.delete(copy["id"])["deleted"] == copy["id"]
@@ -302,7 +302,7 @@ def test_missing_files_are_flagged_not_fatal(trained_adapter):
 def test_rename_and_export_zip(trained_adapter, tmp_path):
     copy = copy_model(trained_adapter, "to-rename")
     assert models.rename(copy["id"], "  Pirate   voice ")["name"] == "Pirate voice"
-    assert inference.resolve_spec("Pirate voice", sandbox=True).model_id == copy["id"]  # by its name too
+    assert refs.resolve_spec("Pirate voice", sandbox=True).model_id == copy["id"]  # by its name too
     with pytest.raises(ConfigError):
         models.rename(copy["id"], "   ")
     seen = []
@@ -327,13 +327,13 @@ def test_sandbox_for_page_references(tmp_path):
     from forge.errors import SandboxError
 
     with pytest.raises(SandboxError):
-        inference.resolve_spec(str(outside), sandbox=True)
+        refs.resolve_spec(str(outside), sandbox=True)
     with pytest.raises(SandboxError):
-        inference.resolve_spec("/etc", sandbox=True)
-    assert inference.resolve_spec("tiny-llama", sandbox=True).path.name == "tiny-llama"
+        refs.resolve_spec("/etc", sandbox=True)
+    assert refs.resolve_spec("tiny-llama", sandbox=True).path.name == "tiny-llama"
     from forge.errors import ModelNotFoundError
 
     with pytest.raises(ModelNotFoundError) as e:
-        inference.resolve_spec("no-such-model", sandbox=True)
+        refs.resolve_spec("no-such-model", sandbox=True)
     assert "There is no model named 'no-such-model'" in str(e.value) and "outside" not in str(e.value)
-    assert inference.resolve_spec(str(outside)).path == outside.resolve()  # trusted callers (CLI) may
+    assert refs.resolve_spec(str(outside)).path == outside.resolve()  # trusted callers (CLI) may

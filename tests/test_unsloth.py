@@ -252,7 +252,8 @@ def test_a_job_on_auto_trains_through_unsloth_and_the_playground_loads_it(tiny_c
     so and why), and the Playground loads the adapter back with plain transformers + PEFT."""
     import torch
 
-    from forge.inference import load_model, resolve_spec, spec_from_record
+    from forge.inference import load_model
+    from forge.refs import resolve_spec, spec_from_record
     from forge.runs import get_store
     from forge.training import get_queue, read_all
 

@@ -12,13 +12,11 @@ Each file does one job:
   :func:`prompt_fit`, :func:`generate_text`; ``stops``  :class:`StopText` (OpenAI's ``stop``);
 * ``choices``    which models can answer (the pickers, ``/v1/models``).
 
-What a model reference stands for is :mod:`forge.refs`' job (re-exported here: ``ModelSpec``,
-``resolve_spec``, ``spec_from_record``, ``base_spec_of``).
+What a model reference stands for is :mod:`forge.refs`' job.
 """
 
 from __future__ import annotations
 
-from ..refs import ModelSpec, base_spec_of, resolve_spec, spec_from_record
 from .choices import base_model_choices, model_choices
 from .generation import generate
 from .loading import InferenceModel, device_and_dtype, load_model
@@ -29,7 +27,7 @@ from .stops import StopText
 from .streamers import GenerationStats
 from .streaming import generate_text, prompt_fit, stream, stream_compare
 
-__all__ = ["MODES", "GenerationSettings", "GenerationStats", "InferenceModel", "ModelRegistry", "ModelSpec", "StopText",
-           "base_model_choices", "base_spec_of", "build_messages", "device_and_dtype", "generate", "generate_text",
+__all__ = ["MODES", "GenerationSettings", "GenerationStats", "InferenceModel", "ModelRegistry", "StopText",
+           "base_model_choices", "build_messages", "device_and_dtype", "generate", "generate_text",
            "get_registry", "load_model", "mode_for_task", "model_choices", "normalize_messages", "plain_content",
-           "prompt_fit", "resolve_spec", "spec_from_record", "stream", "stream_compare", "unload", "with_system"]
+           "prompt_fit", "stream", "stream_compare", "unload", "with_system"]

@@ -26,6 +26,7 @@ from typing import Any
 
 import gradio as gr
 
+from .. import refs
 from ..config import EMBEDDED_MODEL
 from .endpoint import endpoint
 from .tables import md_code, md_text
@@ -64,7 +65,7 @@ def describe(ref: str) -> dict[str, Any]:
     """What the picker shows about a reference, without loading it."""
     from .. import inference
 
-    spec = inference.resolve_spec(ref, sandbox=True)
+    spec = refs.resolve_spec(ref, sandbox=True)
     loaded = inference.get_registry().get_loaded(spec.key)
     return {"spec": spec, "loaded": loaded.info() if loaded else None}
 
@@ -332,7 +333,7 @@ def on_load(ref: str, progress=gr.Progress()) -> str:
     from .. import inference
 
     try:
-        spec = inference.resolve_spec(ref, sandbox=True)
+        spec = refs.resolve_spec(ref, sandbox=True)
         inference.get_registry().load(spec, progress=lambda f, m: progress(f, desc=m))
     except Exception as e:
         return _warning(e)
@@ -440,7 +441,7 @@ def _load_for(spec, compare: bool, progress) -> None:
     registry = inference.get_registry()
     registry.load(spec, progress=lambda f, t: progress(f, desc=t))
     if compare and not spec.is_adapter:
-        registry.load(inference.base_spec_of(spec), progress=lambda f, t: progress(f, desc=t))
+        registry.load(refs.base_spec_of(spec), progress=lambda f, t: progress(f, desc=t))
 
 
 def _pieces(spec, turn: Turn, msgs: list, base_msgs: list, settings, stop, stats) -> Iterator[tuple[int, str]]:
@@ -464,7 +465,7 @@ def _answer(p: Playground, values: dict, stop: threading.Event, progress) -> Ite
         yield {c.status: "Type a message first."}
         return
     turn, msgs, base_msgs = start_turn(values, c)
-    spec = inference.resolve_spec(values[p.picker.model], sandbox=True)
+    spec = refs.resolve_spec(values[p.picker.model], sandbox=True)
     if turn.compare and not spec.base_reference:
         turn.compare = False
         gr.Warning("Compare needs a fine-tuned model: answering with this model alone.")
@@ -607,7 +608,7 @@ def load_model_api(model: str) -> dict:
     """
     from .. import inference
 
-    return inference.get_registry().load(inference.resolve_spec(model, sandbox=True)).info()
+    return inference.get_registry().load(refs.resolve_spec(model, sandbox=True)).info()
 
 
 def unload_api(model: str = "") -> dict:
