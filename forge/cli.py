@@ -347,11 +347,23 @@ def cmd_config(args) -> int:
     return 0
 
 
+def _command(sub: Any, name: str, fn: Any, text: str, *arguments: str) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` (help ``text``) that runs ``fn``, with positional ``arguments`` and
+    on/off ``--flags``; returns its parser for further arguments."""
+    p = sub.add_parser(name, help=text)
+    for arg in arguments:
+        if arg.startswith("--"):
+            p.add_argument(arg, action="store_true")
+        else:
+            p.add_argument(arg)
+    p.set_defaults(fn=fn)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m forge", description="ModelForge: fine-tune language models.")
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train from a YAML/JSON run config")
-    t.add_argument("config")
+    t = _command(sub, "train", cmd_train, "train from a YAML/JSON run config", "config")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)")
     t.add_argument("--num-processes", dest="num_processes", type=int, help="training processes on this machine "
                    "(default: one per GPU; 1 on a CPU)")
@@ -364,48 +376,28 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--accelerate-config", dest="accelerate_config", metavar="FILE",
                    help="an `accelerate config` file to launch with instead of the flags above")
     t.add_argument("--detach", action="store_true", help="queue the run and return; it trains on in the background")
-    t.set_defaults(fn=cmd_train)
-    st = sub.add_parser("stop", help="stop a run at the next step (--now: end its processes at once)")
-    st.add_argument("run_id")
-    st.add_argument("--now", action="store_true")
-    st.set_defaults(fn=cmd_stop)
-    rs = sub.add_parser("resume", help="resume a stopped, failed or interrupted run from its last checkpoint, "
-                                       "or train a finished one further")
-    rs.add_argument("run_id")
+    _command(sub, "stop", cmd_stop, "stop a run at the next step (--now: end its processes at once)", "run_id", "--now")
+    rs = _command(sub, "resume", cmd_resume, "resume a stopped, failed or interrupted run from its last checkpoint, "
+                                             "or train a finished one further", "run_id")
     rs.add_argument("--max-steps", dest="max_steps", type=int, help="train until this step")
     rs.add_argument("--num-train-epochs", dest="num_train_epochs", type=float, help="train until this many epochs")
     rs.add_argument("--detach", action="store_true")
-    rs.set_defaults(fn=cmd_resume)
-    r = sub.add_parser("runs", help="list runs")
-    r.set_defaults(fn=cmd_runs)
-    s = sub.add_parser("show", help="show one run with its final metrics")
-    s.add_argument("run_id")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(fn=cmd_show)
-    dr = sub.add_parser("delete-run", help="delete a run that is not active, with its checkpoints (its saved "
-                                           "model stays)")
-    dr.add_argument("run_id")
-    dr.set_defaults(fn=cmd_delete_run)
-    sub.add_parser("datasets", help="list the uploaded datasets").set_defaults(fn=cmd_datasets)
-    dd = sub.add_parser("delete-dataset", help="delete an uploaded dataset")
-    dd.add_argument("name")
-    dd.set_defaults(fn=cmd_delete_dataset)
-    sub.add_parser("exports", help="list the archives made for download").set_defaults(fn=cmd_exports)
-    ex = sub.add_parser("export", help="export a model as a GGUF file (llama.cpp, Ollama, LM Studio) or a .zip")
+    _command(sub, "runs", cmd_runs, "list runs")
+    _command(sub, "show", cmd_show, "show one run with its final metrics", "run_id", "--json")
+    _command(sub, "delete-run", cmd_delete_run, "delete a run that is not active, with its checkpoints (its saved "
+                                                "model stays)", "run_id")
+    _command(sub, "datasets", cmd_datasets, "list the uploaded datasets")
+    _command(sub, "delete-dataset", cmd_delete_dataset, "delete an uploaded dataset", "name")
+    _command(sub, "exports", cmd_exports, "list the archives made for download")
+    ex = _command(sub, "export", cmd_export, "export a model as a GGUF file (llama.cpp, Ollama, LM Studio) or a .zip")
     ex.add_argument("ref", help="a fine-tuned model's id or name, a run id, or a base model (Hub id or folder)")
     ex.add_argument("--format", choices=["gguf", "zip"], default="gguf")
     ex.add_argument("--quant", default="q8_0", help="GGUF type: f16, q8_0 (default) or q4_0")
     ex.add_argument("--name", help="the new model's name (GGUF)")
-    ex.set_defaults(fn=cmd_export)
-    de = sub.add_parser("delete-export", help="delete a model's download archives")
-    de.add_argument("name")
-    de.set_defaults(fn=cmd_delete_export)
-    sub.add_parser("prepare", help="unpack the embedded model now (the first run then starts at once)").set_defaults(
-        fn=cmd_prepare)
-    sub.add_parser("strategies", help="list the training strategies, their data and settings").set_defaults(
-        fn=cmd_strategies)
-    c = sub.add_parser("config", help="print a config file with every setting and its default")
-    c.set_defaults(fn=cmd_config)
+    _command(sub, "delete-export", cmd_delete_export, "delete a model's download archives", "name")
+    _command(sub, "prepare", cmd_prepare, "unpack the embedded model now (the first run then starts at once)")
+    _command(sub, "strategies", cmd_strategies, "list the training strategies, their data and settings")
+    _command(sub, "config", cmd_config, "print a config file with every setting and its default")
     from .space import register as add_space_commands
 
     add_space_commands(sub)  # "space build" and "space deploy"

@@ -107,28 +107,47 @@ class RunStore:
                 finally:
                     fcntl.flock(lf, fcntl.LOCK_UN)
 
-    # ---- runs ----------------------------------------------------------------------------
-    def create_run(self, record: dict[str, Any]) -> dict[str, Any]:
-        rec = {"id": new_id(), "status": "queued", "created": time.time(), "started": None, "finished": None,
-               "error": None, "metrics": {}, **record}
+    # ---- one record of a table (runs or models), by id ----------------------------------------
+    def _insert(self, table: str, rec: dict[str, Any]) -> dict[str, Any]:
         with self._db() as db:
-            db.table("runs").insert(rec)
+            db.table(table).insert(rec)
         return rec
 
-    def update_run(self, run_id: str, **fields: Any) -> dict[str, Any] | None:
+    def _update(self, table: str, rec_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Set ``fields`` on the record ``rec_id`` and return it as stored (None when there is none)."""
         with self._db() as db:
-            t = db.table("runs")
-            t.update(fields, Query().id == run_id)
-            return t.get(Query().id == run_id)
+            t = db.table(table)
+            t.update(fields, Query().id == rec_id)
+            return t.get(Query().id == rec_id)
+
+    def _get(self, table: str, rec_id: str) -> dict[str, Any] | None:
+        with self._db() as db:
+            return db.table(table).get(Query().id == rec_id)
+
+    def _remove(self, table: str, rec_id: str) -> None:
+        with self._db() as db:
+            db.table(table).remove(Query().id == rec_id)
+
+    def _newest_first(self, table: str, status: str | None = None) -> list[dict[str, Any]]:
+        """The records of ``table`` (only those with ``status`` when given), newest first."""
+        with self._db() as db:
+            t = db.table(table)
+            rows = t.all() if status is None else t.search(Query().status == status)
+        return sorted((dict(r) for r in rows), key=lambda r: r.get("created") or 0, reverse=True)
+
+    # ---- runs ----------------------------------------------------------------------------
+    def create_run(self, record: dict[str, Any]) -> dict[str, Any]:
+        return self._insert("runs", {"id": new_id(), "status": "queued", "created": time.time(), "started": None,
+                                     "finished": None, "error": None, "metrics": {}, **record})
+
+    def update_run(self, run_id: str, **fields: Any) -> dict[str, Any] | None:
+        return self._update("runs", run_id, fields)
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        with self._db() as db:
-            return db.table("runs").get(Query().id == run_id)
+        return self._get("runs", run_id)
 
     def list_runs(self, status: str | None = None) -> list[dict[str, Any]]:
-        with self._db() as db:
-            rows = db.table("runs").all() if status is None else db.table("runs").search(Query().status == status)
-        return sorted((dict(r) for r in rows), key=lambda r: r.get("created") or 0, reverse=True)
+        return self._newest_first("runs", status)
 
     def claim_next(self, supervisor_pid: int, alive: Any) -> dict[str, Any] | None:
         """Hand the oldest queued run to ``supervisor_pid`` (status ``running``), unless a run is
@@ -185,34 +204,23 @@ class RunStore:
         return removed
 
     def delete_run(self, run_id: str) -> None:
-        with self._db() as db:
-            db.table("runs").remove(Query().id == run_id)
+        self._remove("runs", run_id)
 
     # ---- models --------------------------------------------------------------------------
     def add_model(self, record: dict[str, Any]) -> dict[str, Any]:
-        rec = {"id": new_id(), "created": time.time(), "notes": [], **record}
-        with self._db() as db:
-            db.table("models").insert(rec)
-        return rec
+        return self._insert("models", {"id": new_id(), "created": time.time(), "notes": [], **record})
 
     def update_model(self, model_id: str, **fields: Any) -> dict[str, Any] | None:
-        with self._db() as db:
-            t = db.table("models")
-            t.update(fields, Query().id == model_id)
-            return t.get(Query().id == model_id)
+        return self._update("models", model_id, fields)
 
     def get_model(self, model_id: str) -> dict[str, Any] | None:
-        with self._db() as db:
-            return db.table("models").get(Query().id == model_id)
+        return self._get("models", model_id)
 
     def list_models(self) -> list[dict[str, Any]]:
-        with self._db() as db:
-            rows = db.table("models").all()
-        return sorted((dict(r) for r in rows), key=lambda r: r.get("created") or 0, reverse=True)
+        return self._newest_first("models")
 
     def delete_model(self, model_id: str) -> None:
-        with self._db() as db:
-            db.table("models").remove(Query().id == model_id)
+        self._remove("models", model_id)
 
 
     # ---- evaluations -----------------------------------------------------------------------
