@@ -322,6 +322,13 @@ class RunConfig(BaseModel):
     def user_fields(self) -> set[str]:
         return set(self.model_fields_set)
 
+    def with_changes(self, **fields: Any) -> RunConfig:
+        """A validated copy with ``fields`` changed, in which the user's own settings stay recorded
+        as before (the changed fields do not count as set by the user)."""
+        out = RunConfig(**{**self.model_dump(), **fields})
+        object.__setattr__(out, "__pydantic_fields_set__", set(self.model_fields_set))
+        return out
+
 
 def describe_field(name: str, model: type[BaseModel] | None = None) -> str:
     """The allowed values of a field, in words, for error messages."""
@@ -435,9 +442,4 @@ def resolve_defaults(config: RunConfig, profile_defaults: dict[str, Any]) -> Run
                if k in RunConfig.model_fields and k not in config.model_fields_set and getattr(config, k) is None}
     if "num_train_epochs" in config.model_fields_set and "max_steps" not in config.model_fields_set:
         updates["max_steps"] = -1  # the user asked for epochs: a profile's step cap must not override it
-    data = config.model_dump()
-    data.update(updates)
-    out = RunConfig(**data)
-    # keep the record of what the user set
-    object.__setattr__(out, "__pydantic_fields_set__", set(config.model_fields_set))
-    return out
+    return config.with_changes(**updates)

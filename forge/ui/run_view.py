@@ -263,13 +263,7 @@ def prepare_submission(config: RunConfig | dict[str, Any]) -> RunConfig:
         if get_store().get_run(reward) is None:  # a run id names a reward model the server trained
             reward = check_model_ref(reward)
     if model != cfg.model_name or dataset != cfg.dataset or reward != getattr(cfg, "reward_model", None):
-        data = cfg.model_dump()
-        data.update(model_name=model, dataset=dataset)
-        if reward:
-            data["reward_model"] = reward
-        out = RunConfig(**data)
-        object.__setattr__(out, "__pydantic_fields_set__", set(cfg.model_fields_set))
-        cfg = out
+        cfg = cfg.with_changes(model_name=model, dataset=dataset, **({"reward_model": reward} if reward else {}))
     return cfg
 
 
