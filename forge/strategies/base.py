@@ -185,6 +185,22 @@ def fit_prompts(ctx: TrainContext, rows: list[dict], what: str = "training") -> 
     return out
 
 
+def train_eval_datasets(ctx: TrainContext, make: Callable[[list[dict]], Any]) -> tuple[Any, Any]:
+    """The training and evaluation datasets (evaluation None without evaluation rows): ``make`` turns
+    the rows whose prompt fits ``max_prompt_length`` into the trainer's dataset."""
+    train = make(fit_prompts(ctx, ctx.train_rows))
+    evals = make(fit_prompts(ctx, ctx.eval_rows, "evaluation")) if ctx.eval_rows else None
+    return train, evals
+
+
+def with_changes(config: RunConfig, **fields: Any) -> RunConfig:
+    """``config`` with ``fields`` changed by the strategy; what the user set stays recorded as before
+    (the changed fields do not count as the user's)."""
+    out = RunConfig(**{**config.model_dump(), **fields})
+    object.__setattr__(out, "__pydantic_fields_set__", set(config.model_fields_set))
+    return out
+
+
 def trainer_inputs(ctx: TrainContext, args: Any, train: Any, evals: Any, **extra: Any) -> dict[str, Any]:
     """The keyword arguments every TRL trainer takes from a run: the model, its tokenizer, the
     datasets, LoRA (unless the provider already applied it) and the Job's callbacks."""

@@ -8,7 +8,7 @@ With full fine-tuning (``lora_r: 0``) TRL loads a frozen copy of the base as the
 from __future__ import annotations
 
 from ..data import preference_dataset
-from .base import Strategy, TrainContext, fit_prompts, given, trainer_inputs, training_kwargs
+from .base import Strategy, TrainContext, given, train_eval_datasets, trainer_inputs, training_kwargs
 
 
 class DPOStrategy(Strategy):
@@ -34,7 +34,6 @@ class DPOStrategy(Strategy):
     def build_trainer(self, ctx: TrainContext, ref_model=None):
         from trl import DPOTrainer
 
-        train = preference_dataset(fit_prompts(ctx, ctx.train_rows))
-        evals = preference_dataset(fit_prompts(ctx, ctx.eval_rows, "evaluation")) if ctx.eval_rows else None
+        train, evals = train_eval_datasets(ctx, preference_dataset)
         # ref_model None: the adapter-disabled base (LoRA) or a copy TRL loads (full)
         return DPOTrainer(**trainer_inputs(ctx, self.dpo_config(ctx, len(train)), train, evals, ref_model=ref_model))

@@ -14,7 +14,7 @@ from ..config import ExactMatchReward, RunConfig
 from ..data import prompt_dataset
 from ..errors import ConfigError
 from ..rewards import build_rewards, needs_answers
-from .base import Strategy, TrainContext, fit_prompts, given, trainer_inputs, training_kwargs
+from .base import Strategy, TrainContext, given, train_eval_datasets, trainer_inputs, training_kwargs, with_changes
 
 
 def generation_settings(ctx: TrainContext) -> dict:
@@ -48,9 +48,7 @@ class GRPOStrategy(Strategy):
     def prepare_config(self, config: RunConfig) -> RunConfig:
         if config.reward_funcs:
             return config
-        out = RunConfig(**{**config.model_dump(), "reward_funcs": [ExactMatchReward(type="exact_match")]})
-        object.__setattr__(out, "__pydantic_fields_set__", set(config.model_fields_set))
-        return out
+        return with_changes(config, reward_funcs=[ExactMatchReward(type="exact_match")])
 
     def build_trainer(self, ctx: TrainContext):
         from trl import GRPOConfig, GRPOTrainer
@@ -62,8 +60,7 @@ class GRPOStrategy(Strategy):
                               "format).")
         funcs, weights = build_rewards(c.reward_funcs)
         ctx.log("Rewards: " + ", ".join(f"{f.__name__} × {w:g}" for f, w in zip(funcs, weights)))
-        train = prompt_dataset(fit_prompts(ctx, ctx.train_rows), ctx.task)
-        evals = prompt_dataset(fit_prompts(ctx, ctx.eval_rows, "evaluation"), ctx.task) if ctx.eval_rows else None
+        train, evals = train_eval_datasets(ctx, lambda rows: prompt_dataset(rows, ctx.task))
         gen = generation_settings(ctx)
         kw = training_kwargs(c, ctx.output_dir, n_examples=len(train) * gen["num_generations"],  # answers, not prompts
                              has_eval=evals is not None, hw=ctx.hardware)

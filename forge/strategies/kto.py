@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..config import RunConfig
 from ..data import unpaired_dataset
 from ..errors import ConfigError
-from .base import Strategy, TrainContext, fit_prompts, given, trainer_inputs, training_kwargs
+from .base import Strategy, TrainContext, given, train_eval_datasets, trainer_inputs, training_kwargs, with_changes
 
 
 class KTOStrategy(Strategy):
@@ -30,17 +30,13 @@ class KTOStrategy(Strategy):
         if "per_device_train_batch_size" in config.model_fields_set:
             raise ConfigError("per_device_train_batch_size: KTO needs at least 2 examples per batch (allowed: >= 2).",
                               "Set per_device_train_batch_size to 2 or more; lower max_seq_length to save memory.")
-        out = RunConfig(**{**config.model_dump(), "per_device_train_batch_size": 2})
-        object.__setattr__(out, "__pydantic_fields_set__", set(config.model_fields_set))
-        return out
+        return with_changes(config, per_device_train_batch_size=2)
 
     def build_trainer(self, ctx: TrainContext):
         from trl import KTOConfig, KTOTrainer
 
         c = ctx.config
-        train = unpaired_dataset(fit_prompts(ctx, ctx.train_rows), ctx.task, seed=c.seed)
-        evals = (unpaired_dataset(fit_prompts(ctx, ctx.eval_rows, "evaluation"), ctx.task, seed=c.seed)
-                 if ctx.eval_rows else None)
+        train, evals = train_eval_datasets(ctx, lambda rows: unpaired_dataset(rows, ctx.task, seed=c.seed))
         labels = train["label"]
         if all(labels) or not any(labels):
             ctx.log("Every training example carries the same label: KTO learns best from both good and bad ones.")

@@ -7,7 +7,7 @@ Reference-free: one model, a supervised loss on the chosen answer plus an odds-r
 from __future__ import annotations
 
 from ..data import preference_dataset
-from .base import Strategy, TrainContext, fit_prompts, given, trainer_inputs, training_kwargs
+from .base import Strategy, TrainContext, given, train_eval_datasets, trainer_inputs, training_kwargs
 
 
 class ORPOStrategy(Strategy):
@@ -27,8 +27,7 @@ class ORPOStrategy(Strategy):
             from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 
         c = ctx.config
-        train = preference_dataset(fit_prompts(ctx, ctx.train_rows))
-        evals = preference_dataset(fit_prompts(ctx, ctx.eval_rows, "evaluation")) if ctx.eval_rows else None
+        train, evals = train_eval_datasets(ctx, preference_dataset)
         kw = training_kwargs(c, ctx.output_dir, n_examples=len(train), has_eval=evals is not None, hw=ctx.hardware)
         kw["include_num_input_tokens_seen"] = "no"  # ORPO's batches have no plain input_ids to count
         args = ORPOConfig(

@@ -22,7 +22,16 @@ from pathlib import Path
 from ..config import RunConfig
 from ..data import preference_dataset, prompt_dataset
 from ..errors import ConfigError
-from .base import Stage, Strategy, TrainContext, fit_prompts, given, lora_config, trainer_inputs, training_kwargs
+from .base import (
+    Stage,
+    Strategy,
+    TrainContext,
+    given,
+    lora_config,
+    train_eval_datasets,
+    trainer_inputs,
+    training_kwargs,
+)
 from .grpo import generation_settings
 
 REWARD_DIR = "reward_model"
@@ -112,8 +121,7 @@ class RLHFStrategy(Strategy):
         rc = RunConfig(**{**c.model_dump(), "num_train_epochs": c.reward_num_train_epochs,
                           "max_steps": c.reward_max_steps if c.reward_max_steps is not None else -1,
                           "learning_rate": c.reward_learning_rate or c.learning_rate})
-        train = preference_dataset(fit_prompts(ctx, ctx.train_rows))
-        evals = preference_dataset(fit_prompts(ctx, ctx.eval_rows, "evaluation")) if ctx.eval_rows else None
+        train, evals = train_eval_datasets(ctx, preference_dataset)
         model = AutoModelForSequenceClassification.from_pretrained(
             ctx.model_path, num_labels=1, dtype=torch_dtype(c), quantization_config=quantization_config(c))
         model.config.pad_token_id = ctx.tokenizer.pad_token_id
@@ -189,8 +197,7 @@ class RLHFStrategy(Strategy):
             reward_tokenizer = AutoTokenizer.from_pretrained(path)
         ctx.extras.setdefault("artifacts", {})["reward_model"] = str(path)
 
-        train = prompt_dataset(fit_prompts(ctx, ctx.train_rows), ctx.task)
-        evals = prompt_dataset(fit_prompts(ctx, ctx.eval_rows, "evaluation"), ctx.task) if ctx.eval_rows else None
+        train, evals = train_eval_datasets(ctx, lambda rows: prompt_dataset(rows, ctx.task))
         callbacks = ctx.start_phase("policy", total - 1, total, f"{'Stage 2 of 2: ' if total == 2 else ''}"
                                     f"optimising the policy with RLOO on {len(train)} prompts.")
         gen = generation_settings(ctx)
