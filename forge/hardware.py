@@ -51,14 +51,18 @@ class Hardware:
         mem = self.gpus[0].memory_gb
         return "low" if mem < 12 else ("mid" if mem <= 32 else "high")
 
-    def summary(self) -> str:
+    def device_text(self, *, cpu_name: bool = False) -> str:
+        """What a run trains on, in words: the GPUs with their memory, the Apple GPU, or the CPU
+        (with its model name when ``cpu_name``)."""
         if self.gpus:
-            dev = ", ".join(f"{g.name} ({g.memory_gb:.0f} GiB)" for g in self.gpus)
-        elif self.mps:
-            dev = "Apple GPU (MPS)"
-        else:
-            dev = f"CPU only ({self.cpu_count} cores)"
-        return f"{dev} · RAM {self.ram_gb:.0f} GiB · profile {self.profile}" + (" · bf16" if self.bf16 else "")
+            return ", ".join(f"{g.name} ({g.memory_gb:.0f} GiB)" for g in self.gpus)
+        if self.mps:
+            return "Apple GPU (MPS)"
+        return f"CPU only: {self.cpu_name} ({self.cpu_count} cores)" if cpu_name else f"CPU only ({self.cpu_count} cores)"
+
+    def summary(self) -> str:
+        return (f"{self.device_text()} · RAM {self.ram_gb:.0f} GiB · profile {self.profile}"
+                + (" · bf16" if self.bf16 else ""))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
