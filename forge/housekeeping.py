@@ -11,12 +11,23 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BusyError, ForgeError
+from .models import exports_root, human_size
 from .runs import ACTIVE, RunStore, get_store
 from .settings import get_settings
-from .training.checkpoints import folder_size, human_size
+from .training.checkpoints import folder_size
 
-TEMP_FOLDERS = ("modelforge-configs", "modelforge-exports")
 TEMP_MAX_AGE_S = 24 * 3600
+
+
+def configs_root() -> Path:
+    """Where downloadable config files live (one folder per content), under the system's temporary
+    folder, which the web server may serve files from."""
+    return Path(tempfile.gettempdir()) / "modelforge-configs"
+
+
+def temp_folders() -> tuple[Path, ...]:
+    """The temporary folders a studio writes (made again on demand, so old items may go)."""
+    return configs_root(), exports_root()
 
 
 def delete_run(run_id: str, store: RunStore | None = None) -> dict[str, Any]:
@@ -71,13 +82,9 @@ def delete_dataset(name: str, store: RunStore | None = None) -> dict[str, Any]:
     return {"name": path.name, "freed_bytes": size, "freed": human_size(size)}
 
 
-def exports_dir() -> Path:
-    return Path(tempfile.gettempdir()) / "modelforge-exports"
-
-
 def list_exports() -> list[dict[str, Any]]:
     """The archives made for download (one folder per model), newest first, with their size."""
-    base = exports_dir()
+    base = exports_root()
     folders = sorted((p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")),
                      key=lambda p: p.stat().st_mtime, reverse=True) if base.is_dir() else []
     out = []
@@ -90,7 +97,7 @@ def list_exports() -> list[dict[str, Any]]:
 
 def delete_export(name: str) -> dict[str, Any]:
     """Delete a model's download archives (made again when downloaded again)."""
-    folder = exports_dir() / Path((name or "").strip()).name
+    folder = exports_root() / Path((name or "").strip()).name
     if not (name or "").strip() or not folder.is_dir() or folder.name.startswith("."):
         raise ForgeError(f"There is no export '{name}'.", "List them with /exports (or forge exports).")
     size = folder_size(folder)
@@ -121,8 +128,7 @@ def clean_temp(max_age_s: float = TEMP_MAX_AGE_S) -> dict[str, Any]:
     temporary folder (they are made again on demand)."""
     removed, freed = [], 0
     now = time.time()
-    for name in TEMP_FOLDERS:
-        base = Path(tempfile.gettempdir()) / name
+    for base in temp_folders():
         if not base.is_dir():
             continue
         for item in base.iterdir():

@@ -45,15 +45,16 @@ def folder_size(path: str | Path) -> int | None:
     return total
 
 
-def human_size(n: int | None) -> str:
+def human_size(n: float | None) -> str:
+    """Bytes in words, 1024 to a unit ("–" for None): "512 B", "1.5 KB", "3.2 GB"."""
     if n is None:
         return "–"
     size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
-    return f"{size:.1f} TB"
+    return f"{size:.1f} GB"
 
 
 def slug(name: str) -> str:
@@ -62,10 +63,15 @@ def slug(name: str) -> str:
     return s[:60] or "model"
 
 
+def exports_root() -> Path:
+    """Where download archives live (one folder per model): under the system's temporary folder,
+    which the web server may serve files from wherever the ModelForge home is."""
+    return Path(tempfile.gettempdir()) / "modelforge-exports"
+
+
 def export_folder(model_id: str) -> Path:
-    """Where a model's archive is written: under the system's temporary folder, which the web
-    server may serve files from wherever the ModelForge home is."""
-    return Path(tempfile.gettempdir()) / "modelforge-exports" / slug(model_id)
+    """Where a model's archives are written."""
+    return exports_root() / slug(model_id)
 
 
 # ---- what is being done with a model's folder (merge, export): deleting waits for it --------------
@@ -301,5 +307,5 @@ def delete(model_id: str, store: RunStore | None = None, registry=None) -> dict[
     return out
 
 
-__all__ = ["delete", "detail", "export_folder", "files_ok", "folder_size", "get_record", "human_size", "in_progress",
-           "list_models", "rename", "slug", "summary", "track_loaded_models", "users", "working"]
+__all__ = ["delete", "detail", "export_folder", "exports_root", "files_ok", "folder_size", "get_record", "human_size",
+           "in_progress", "list_models", "rename", "slug", "summary", "track_loaded_models", "users", "working"]

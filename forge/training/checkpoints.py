@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..models import human_size
+
 MARKER = "COMPLETE"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 
@@ -27,14 +29,6 @@ def folder_size(path: str | Path) -> int:
             except OSError:
                 pass
     return total
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
 
 
 def mark_complete(folder: str | Path) -> None:
