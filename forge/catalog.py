@@ -58,7 +58,9 @@ def embedded_gguf() -> Path | None:
     return path if path.is_file() else None
 
 
-def _hub_cached(repo_id: str) -> Path | None:
+def hub_cached(repo_id: str) -> Path | None:
+    """The folder of ``repo_id``'s snapshot in the local Hub cache (None when it is not whole there).
+    Never downloads."""
     try:
         from huggingface_hub import snapshot_download
 
@@ -66,6 +68,9 @@ def _hub_cached(repo_id: str) -> Path | None:
         return p if (p / "config.json").is_file() else None
     except Exception:  # not cached, or a partial download
         return None
+
+
+_hub_cached = hub_cached  # the Playground's old name for it; goes once forge/ui/playground.py calls hub_cached
 
 
 def embedded_ready() -> bool:
@@ -168,7 +173,7 @@ def resolve(ref: str) -> ResolvedModel:
     if not ref:
         raise ModelNotFoundError("No model was given.", f"Leave the default ({EMBEDDED_MODEL}) or give a Hub id or folder.")
     if is_embedded(ref):
-        cached = _hub_cached(EMBEDDED_MODEL)
+        cached = hub_cached(EMBEDDED_MODEL)
         if cached:
             return ResolvedModel(EMBEDDED_MODEL, cached, "hub-cache")
         return ResolvedModel(EMBEDDED_MODEL, embedded_folder(), "embedded")
@@ -180,7 +185,7 @@ def resolve(ref: str) -> ResolvedModel:
             f"Model '{ref}' was not found: it is not an existing folder, nor a Hub id of the form org/name.",
             "Check the spelling, give the path of a saved model folder, or a Hub id like HuggingFaceTB/SmolLM2-360M-Instruct.",
         )
-    cached = _hub_cached(ref)
+    cached = hub_cached(ref)
     if cached:
         return ResolvedModel(ref, cached, "hub-cache")
     if not hub_reachable():

@@ -24,7 +24,7 @@ def _tokenizer_folder(model: str) -> Path | None:
     if not ref:
         return None
     if catalog.is_embedded(ref):
-        cached = catalog._hub_cached(catalog.EMBEDDED_MODEL)  # noqa: SLF001 — the catalog's own cache lookup
+        cached = catalog.hub_cached(catalog.EMBEDDED_MODEL)
         return cached or (catalog.embedded_folder() if catalog.embedded_ready() else None)
     path = Path(ref).expanduser()
     if path.is_dir():
@@ -37,7 +37,7 @@ def _tokenizer_folder(model: str) -> Path | None:
             base = json.loads(adapter.read_text()).get("base_model_name_or_path")
             return _tokenizer_folder(base) if base and base != ref else None
         return None
-    return catalog._hub_cached(ref) if catalog.HUB_ID.match(ref) else None  # noqa: SLF001
+    return catalog.hub_cached(ref) if catalog.HUB_ID.match(ref) else None
 
 
 @functools.lru_cache(maxsize=4)

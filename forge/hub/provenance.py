@@ -6,7 +6,7 @@ import contextlib
 import json
 from pathlib import Path
 
-from ..catalog import HUB_ID, _hub_cached, is_embedded
+from ..catalog import HUB_ID, hub_cached, is_embedded
 from ..data.reader import EXTENSIONS
 from ..errors import ForgeError
 from ..refs import base_ref
@@ -53,7 +53,7 @@ def base_license(base: str | None, client: HubClient | None = None) -> str | Non
     hub_id = base_hub_id(base)
     if not hub_id:
         return None
-    cached = _hub_cached(hub_id)
+    cached = hub_cached(hub_id)
     lic = _license_of_folder(cached) if cached else None
     if lic or client is None:
         return lic
