@@ -193,14 +193,6 @@ def train_eval_datasets(ctx: TrainContext, make: Callable[[list[dict]], Any]) ->
     return train, evals
 
 
-def with_changes(config: RunConfig, **fields: Any) -> RunConfig:
-    """``config`` with ``fields`` changed by the strategy; what the user set stays recorded as before
-    (the changed fields do not count as the user's)."""
-    out = RunConfig(**{**config.model_dump(), **fields})
-    object.__setattr__(out, "__pydantic_fields_set__", set(config.model_fields_set))
-    return out
-
-
 def trainer_inputs(ctx: TrainContext, args: Any, train: Any, evals: Any, **extra: Any) -> dict[str, Any]:
     """The keyword arguments every TRL trainer takes from a run: the model, its tokenizer, the
     datasets, LoRA (unless the provider already applied it) and the Job's callbacks."""

@@ -14,7 +14,7 @@ from ..config import ExactMatchReward, RunConfig
 from ..data import prompt_dataset
 from ..errors import ConfigError
 from ..rewards import build_rewards, needs_answers
-from .base import Strategy, TrainContext, given, train_eval_datasets, trainer_inputs, training_kwargs, with_changes
+from .base import Strategy, TrainContext, given, train_eval_datasets, trainer_inputs, training_kwargs
 
 
 def generation_settings(ctx: TrainContext) -> dict:
@@ -48,7 +48,7 @@ class GRPOStrategy(Strategy):
     def prepare_config(self, config: RunConfig) -> RunConfig:
         if config.reward_funcs:
             return config
-        return with_changes(config, reward_funcs=[ExactMatchReward(type="exact_match")])
+        return config.with_changes(reward_funcs=[ExactMatchReward(type="exact_match")])
 
     def build_trainer(self, ctx: TrainContext):
         from trl import GRPOConfig, GRPOTrainer

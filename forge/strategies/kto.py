@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..config import RunConfig
 from ..data import unpaired_dataset
 from ..errors import ConfigError
-from .base import Strategy, TrainContext, given, train_eval_datasets, trainer_inputs, training_kwargs, with_changes
+from .base import Strategy, TrainContext, given, train_eval_datasets, trainer_inputs, training_kwargs
 
 
 class KTOStrategy(Strategy):
@@ -30,7 +30,7 @@ class KTOStrategy(Strategy):
         if "per_device_train_batch_size" in config.model_fields_set:
             raise ConfigError("per_device_train_batch_size: KTO needs at least 2 examples per batch (allowed: >= 2).",
                               "Set per_device_train_batch_size to 2 or more; lower max_seq_length to save memory.")
-        return with_changes(config, per_device_train_batch_size=2)
+        return config.with_changes(per_device_train_batch_size=2)
 
     def build_trainer(self, ctx: TrainContext):
         from trl import KTOConfig, KTOTrainer

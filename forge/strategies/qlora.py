@@ -6,7 +6,7 @@ import importlib.util
 
 from ..config import RunConfig
 from ..hardware import Hardware
-from .base import TrainContext, with_changes
+from .base import TrainContext
 from .sft import SFTStrategy
 
 
@@ -21,7 +21,7 @@ class QLoRAStrategy(SFTStrategy):
         return True, ""
 
     def prepare_config(self, config: RunConfig) -> RunConfig:
-        return with_changes(config, use_4bit=True, use_8bit=False, lora_r=config.lora_r or 16)
+        return config.with_changes(use_4bit=True, use_8bit=False, lora_r=config.lora_r or 16)
 
     def build_trainer(self, ctx: TrainContext):
         if not ctx.peft_applied:
