@@ -7,12 +7,12 @@ cut off mid-write: it is never resumed from, and the store's reconciliation remo
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
+from ..models import folder_size as models_folder_size
 from ..models import human_size
 
 MARKER = "COMPLETE"
@@ -20,15 +20,8 @@ _NAME = re.compile(r"^checkpoint-(\d+)$")
 
 
 def folder_size(path: str | Path) -> int:
-    """Bytes under a folder (0 when it does not exist)."""
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.path.getsize(os.path.join(root, f))
-            except OSError:
-                pass
-    return total
+    """Bytes under a folder, counted as models.folder_size counts them (0 when it does not exist)."""
+    return models_folder_size(path) or 0
 
 
 def mark_complete(folder: str | Path) -> None:
