@@ -64,7 +64,8 @@ def report_runs() -> None:
     """Reconcile the run store with the workers and folders at start (not on the first submit), and
     say what was found: runs still training in their own processes, runs cut off, space freed."""
     from forge.housekeeping import clean_temp
-    from forge.training import checkpoints, get_queue
+    from forge.models import human_size
+    from forge.training import get_queue
 
     clean_temp()
     queue = get_queue()
@@ -77,7 +78,7 @@ def report_runs() -> None:
               f"interrupted (resume them from the page): {', '.join(found['interrupted'])}", flush=True)
     if found["removed"]:
         print(f"* Removed {len(found['removed'])} half-written model or checkpoint folder(s) and temporary "
-              f"file(s), freeing {checkpoints.human_size(found['freed_bytes'])}.", flush=True)
+              f"file(s), freeing {human_size(found['freed_bytes'])}.", flush=True)
 
 
 def mcp_wanted(requested: bool, auth: tuple[str, str] | None) -> bool:

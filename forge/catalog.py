@@ -70,7 +70,6 @@ def hub_cached(repo_id: str) -> Path | None:
         return None
 
 
-_hub_cached = hub_cached  # the Playground's old name for it; goes once forge/ui/playground.py calls hub_cached
 
 
 def embedded_ready() -> bool:

@@ -381,9 +381,10 @@ def config_yaml(values: dict[str, Any]) -> tuple[str, str | None]:
 def write_config_file(yaml_text: str) -> Path:
     """A downloadable config.yaml (one per content, in the system temp folder)."""
     import hashlib
-    import tempfile
 
-    d = Path(tempfile.gettempdir()) / "modelforge-configs" / hashlib.sha1(yaml_text.encode()).hexdigest()[:12]
+    from ..housekeeping import configs_root
+
+    d = configs_root() / hashlib.sha1(yaml_text.encode()).hexdigest()[:12]
     d.mkdir(parents=True, exist_ok=True)
     p = d / "config.yaml"
     if not p.is_file():

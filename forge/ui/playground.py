@@ -82,12 +82,12 @@ def not_fetched_yet(ref: str) -> str | None:
         return None
     if catalog.is_embedded(ref):
         converted = get_settings().cache_dir / "embedded" / "SmolLM2-135M-Instruct" / "model.safetensors"
-        if converted.is_file() or catalog._hub_cached(EMBEDDED_MODEL):
+        if converted.is_file() or catalog.hub_cached(EMBEDDED_MODEL):
             return None
         return (f"**{EMBEDDED_MODEL}** · base model (embedded default)  \nPrepared on first use (about 20 s), "
                 "then it stays loaded: send a message or press Load.")
     if "/" in ref and not Path(ref).expanduser().exists() and catalog.HUB_ID.match(ref) and not ref.startswith("."):
-        if catalog._hub_cached(ref):
+        if catalog.hub_cached(ref):
             return None
         return (f"**{html.escape(ref)}** · base model from the Hugging Face Hub  \nDownloaded when it is loaded: "
                 "send a message or press Load.")

@@ -183,13 +183,7 @@ def hardware_markdown(hw=None) -> str:
         from ..hardware import detect
 
         hw = detect()
-    if hw.gpus:
-        dev = ", ".join(f"{g.name} ({g.memory_gb:.0f} GiB)" for g in hw.gpus)
-    elif hw.mps:
-        dev = "Apple GPU (MPS)"
-    else:
-        dev = f"CPU only: {hw.cpu_name} ({hw.cpu_count} cores)"
-    lines = [f"**Device** {dev}", f"**Memory** {hw.accelerator_memory_gb:.0f} GiB"
+    lines = [f"**Device** {hw.device_text(cpu_name=True)}", f"**Memory** {hw.accelerator_memory_gb:.0f} GiB"
              + (f" GPU · {hw.ram_gb:.0f} GiB RAM" if hw.gpus else " RAM"),
              f"**Profile** `{hw.profile}`" + (" · bf16" if hw.bf16 else "")
              + (" · short runs and small batches by default" if hw.profile == "cpu" else "")]
