@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .catalog import EMBEDDED_MODEL  # the default model_name
 from .errors import ConfigError
 
-TASKS = ("text-generation", "chat", "summarization", "extractive-qa", "preference", "feedback", "prompt")
 Task = Literal["text-generation", "chat", "summarization", "extractive-qa", "preference", "feedback", "prompt"]
 Scheduler = Literal[
     "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",

@@ -24,7 +24,6 @@ from ..runs import ACTIVE
 
 TERMINAL = ("completed", "failed", "stopped", "interrupted")
 LOG_LINES = 300  # log lines a state keeps (the newest)
-PLOTS = ("loss", "lr", "strategy")  # the groups of series: loss, learning rate, the strategy's metrics
 
 
 def clock(seconds: float | None) -> str:
