@@ -93,7 +93,9 @@ def find_record(ref: str, store: RunStore | None = None) -> dict[str, Any] | Non
     if run.get("status") in UNFINISHED:
         raise BusyError(f"Run '{ref}' is still {run.get('status')}: its model is not saved yet.",
                         "Use it when the run has ended (or stop it: a stopped run keeps its model).")
-    rec = next((m for m in models if m.get("run_id") == ref), None)
+    made = [m for m in models if m.get("run_id") == ref]
+    # the model the run saved itself, else the newest made from it (a merged copy, a GGUF file...)
+    rec = next((m for m in made if m.get("path") == run.get("output_dir")), made[0] if made else None)
     if rec is None:
         raise ModelNotFoundError(f"Run '{ref}' saved no model ({run.get('status')}).",
                                  "Pick one of the models on the Models tab.")

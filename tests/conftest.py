@@ -125,7 +125,7 @@ def trained_adapter(tiny_model) -> dict:
                                warmup_ratio=0.0, run_name="shared-adapter",
                                eval_budget=1.0))["id"], timeout=600)  # every answer and the base's loss, always
     assert rec["status"] == "completed", rec.get("error")
-    return next(m for m in get_store().list_models() if m["run_id"] == rec["id"])
+    return next(m for m in get_store().list_models() if m.get("run_id") == rec["id"])
 
 
 @pytest.fixture

@@ -311,7 +311,7 @@ def test_rlhf_two_phases_then_reuses_its_reward_model(tiny_config, tiny_model, t
     assert (reward_dir / "adapter_config.json").is_file() and (reward_dir / "tokenizer.json").is_file()
     from forge.runs import get_store
 
-    model_rec = next(x for x in get_store().list_models() if x["run_id"] == rec["id"])
+    model_rec = next(x for x in get_store().list_models() if x.get("run_id") == rec["id"])
     assert model_rec["artifacts"]["reward_model"] == str(reward_dir)
     load_adapter(tiny_model, rec["output_dir"])
 

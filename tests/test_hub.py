@@ -163,7 +163,7 @@ def trained(tiny_model):
     q = get_queue()
     rec = q.wait(q.submit(cfg)["id"])
     assert rec["status"] == "completed", rec.get("error")
-    model = next(m for m in RunStore().list_models() if m["run_id"] == rec["id"])
+    model = next(m for m in RunStore().list_models() if m.get("run_id") == rec["id"])
     return rec, model
 
 

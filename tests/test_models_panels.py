@@ -110,9 +110,9 @@ def test_no_model_or_an_unknown_one(models_page):
 
 def test_rename_refreshes_the_list_and_the_detail(models_page, full_model):
     p, a = models_page, models_page.actions
-    out = page.rename(p, full_model["id"], "  Parrot   talk ")
-    assert rows(out[p.listing.table])[full_model["id"]]["Name"] == "Parrot talk"
-    assert out[a.name] == "Parrot talk" and out[a.message] == "✓ Renamed to **Parrot talk**."
+    out = page.rename(p, full_model["id"], "  Parrot   chatter ")
+    assert rows(out[p.listing.table])[full_model["id"]]["Name"] == "Parrot chatter"
+    assert out[a.name] == "Parrot chatter" and out[a.message] == "✓ Renamed to **Parrot chatter**."
     assert "model(s)" in out[p.listing.count]
     refused = page.rename(p, full_model["id"], "   ")
     assert set(refused) == {a.message} and refused[a.message].startswith("⚠ ") and "empty" in refused[a.message]

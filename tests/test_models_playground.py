@@ -75,7 +75,7 @@ def test_qlora_adapter_merges_into_full_precision_base_with_a_note(tiny_config):
     q = get_queue()
     run = q.wait(q.submit(tiny_config(strategy="qlora", max_steps=6, eval_split=0))["id"], timeout=600)
     assert run["status"] == "completed", run.get("error")
-    rec = next(m for m in get_store().list_models() if m["run_id"] == run["id"])
+    rec = next(m for m in get_store().list_models() if m.get("run_id") == run["id"])
     assert rec["quantized_base"]
     merged = export.merge(rec["id"])
     assert any("4-bit" in n and "full-precision" in n for n in merged["notes"])

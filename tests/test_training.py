@@ -62,7 +62,7 @@ def test_sft_lora_trains_saves_and_loads_back(tiny_config, tiny_model):
     assert any(e.get("learning_rate") for e in events if e["kind"] == "metrics")
     from forge.runs import get_store
 
-    models = [m for m in get_store().list_models() if m["run_id"] == rec["id"]]
+    models = [m for m in get_store().list_models() if m.get("run_id") == rec["id"]]
     assert models and models[0]["kind"] == "adapter" and models[0]["path"] == str(out)
 
 

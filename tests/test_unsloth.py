@@ -268,7 +268,7 @@ def test_a_job_on_auto_trains_through_unsloth_and_the_playground_loads_it(tiny_c
     losses = [e["loss"] for e in events if e["kind"] == "metrics" and "loss" in e]
     assert len(losses) == 12 and sum(losses[-3:]) < sum(losses[:3]), losses
 
-    model_rec = next(m for m in get_store().list_models() if m["run_id"] == rec["id"])
+    model_rec = next(m for m in get_store().list_models() if m.get("run_id") == rec["id"])
     tuned = load_model(spec_from_record(model_rec))
     assert tuned.has_adapter
     base = load_model(resolve_spec(str(tiny_model)))

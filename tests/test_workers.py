@@ -151,7 +151,7 @@ def test_resume_after_kill_9_continues_the_curve_exactly(steady):
     assert sorted(b) == list(range(1, 31))
     for s in range(step + 1, 31):
         assert abs(a[s] - b[s]) < 1e-4, (s, a[s], b[s])
-    models = [m for m in get_store().list_models() if m["run_id"] == cut["id"]]
+    models = [m for m in get_store().list_models() if m.get("run_id") == cut["id"]]
     assert len(models) == 1 and Path(models[0]["path"], "adapter_model.safetensors").is_file()
 
 
@@ -171,7 +171,7 @@ def test_a_finished_run_trains_further(steady):
     assert sorted(steps) == list(range(1, 17))
     progress = events(short["id"], "progress")
     assert progress[-1]["step"] == 16 and progress[-1]["max_steps"] == 16
-    models = [m for m in get_store().list_models() if m["run_id"] == short["id"]]
+    models = [m for m in get_store().list_models() if m.get("run_id") == short["id"]]
     assert len(models) == 1, "the further-trained model replaces the first, not a second record"
 
 

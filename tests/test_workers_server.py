@@ -162,7 +162,7 @@ def test_two_processes_match_one_and_stream_live(home):
         started = [e["message"] for e in read_all(path) if e["kind"] == "log"]
         assert any("accelerate launch" in m for m in started)
         # the saved adapter loads and answers in the Playground
-        model = next(m for m in app.client.predict(api_name="/models") if m["run_id"] == final["run_id"])
+        model = next(m for m in app.client.predict(api_name="/models") if m.get("run_id") == final["run_id"])
         app.client.predict(model["id"], api_name="/load_model")
         answer = app.client.predict(model["id"], "Ahoy?", None, {"max_new_tokens": 5, "temperature": 0},
                                     api_name="/generate")
