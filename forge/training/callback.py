@@ -112,7 +112,9 @@ class EventCallback(TrainerCallback):
             return
         clean = {k: v for k, v in logs.items() if isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v))}
         if "eval_loss" in clean:
-            clean["eval_perplexity"] = math.exp(clean["eval_loss"]) if clean["eval_loss"] < 50 else float("inf")
+            from ..metrics import perplexity
+
+            clean["eval_perplexity"] = perplexity(clean["eval_loss"])
         memory = process_memory_gb(args.device, self.world_size)  # every rank logs at the same steps
         if memory:
             clean["process_memory_gb"] = memory

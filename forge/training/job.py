@@ -74,9 +74,9 @@ def final_metrics(log_history: list[dict[str, Any]]) -> dict[str, float]:
             if isinstance(v, (int, float)) and k not in ("step", "epoch"):
                 out[k] = float(v)
     if "eval_loss" in out:
-        import math
+        from ..metrics import perplexity
 
-        out["eval_perplexity"] = math.exp(out["eval_loss"]) if out["eval_loss"] < 50 else float("inf")
+        out["eval_perplexity"] = perplexity(out["eval_loss"])
     return out
 
 
