@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 
-from .widgets import friendly_error
+from .widgets import friendly_error, same_kind
 
 
 def description(fn: Callable) -> str:
@@ -51,23 +50,7 @@ def errors_shown(where: str, clean: Callable[[str], str] = str):
 def guarded(fn: Callable, where: str, clean: Callable[[str], str] = str) -> Callable:
     """``fn`` with its errors shown as by :func:`errors_shown`. The wrapper is of the same kind as
     ``fn`` (plain, generator, coroutine, async generator): Gradio looks at that kind to call it."""
-    if inspect.isasyncgenfunction(fn):
-        async def wrapper(*args, **kwargs):
-            with errors_shown(where, clean):
-                async for item in fn(*args, **kwargs):
-                    yield item
-    elif inspect.iscoroutinefunction(fn):
-        async def wrapper(*args, **kwargs):
-            with errors_shown(where, clean):
-                return await fn(*args, **kwargs)
-    elif inspect.isgeneratorfunction(fn):
-        def wrapper(*args, **kwargs):
-            with errors_shown(where, clean):
-                yield from fn(*args, **kwargs)
-    else:
-        def wrapper(*args, **kwargs):
-            with errors_shown(where, clean):
-                return fn(*args, **kwargs)
+    wrapper = same_kind(fn, guard=lambda: errors_shown(where, clean))
     return functools.wraps(fn)(wrapper)
 
 

@@ -5,6 +5,7 @@ handler the panel it fills."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import typing
@@ -73,28 +74,34 @@ def plot_value(df):
     return df if df is not None and len(df) else None
 
 
-def _call_with(fn: Callable, first: tuple) -> Callable:
+def same_kind(fn: Callable, first: tuple = (), guard: Callable[[], typing.ContextManager] = contextlib.nullcontext) -> Callable:
+    """A function calling ``fn(*first, ...)`` inside ``guard()``, of the same kind as ``fn`` (plain,
+    generator, coroutine, async generator): Gradio looks at that kind to call it and stream it."""
     if inspect.isasyncgenfunction(fn):
-        async def bound(*args, **kwargs):
-            async for item in fn(*first, *args, **kwargs):
-                yield item
+        async def call(*args, **kwargs):
+            with guard():
+                async for item in fn(*first, *args, **kwargs):
+                    yield item
     elif inspect.iscoroutinefunction(fn):
-        async def bound(*args, **kwargs):
-            return await fn(*first, *args, **kwargs)
+        async def call(*args, **kwargs):
+            with guard():
+                return await fn(*first, *args, **kwargs)
     elif inspect.isgeneratorfunction(fn):
-        def bound(*args, **kwargs):
-            yield from fn(*first, *args, **kwargs)
+        def call(*args, **kwargs):
+            with guard():
+                yield from fn(*first, *args, **kwargs)
     else:
-        def bound(*args, **kwargs):
-            return fn(*first, *args, **kwargs)
-    return bound
+        def call(*args, **kwargs):
+            with guard():
+                return fn(*first, *args, **kwargs)
+    return call
 
 
 def bind(fn: Callable, *first: typing.Any) -> Callable:
     """``fn`` with its first arguments given (the panel whose components it fills, say), as Gradio
     should see it: the remaining parameters with their defaults (``gr.Progress()``) and type hints
     (``gr.Request``, ``gr.SelectData``), which ``functools.partial`` would hide from Gradio."""
-    bound = _call_with(fn, first)
+    bound = same_kind(fn, first)
     params = list(inspect.signature(fn).parameters.values())[len(first):]
     hints = typing.get_type_hints(fn)
     bound.__signature__ = inspect.Signature(params)
