@@ -6,6 +6,9 @@ Prints, all measured in this one run on the tiny model:
   worker start      seconds from the submit to the first loss point: the Job inside this process
                     (the old design, libraries already imported) against a new worker process
                     (cold) and the worker kept in standby; the differences are the start-up cost
+  back to back      three runs in a row, each submitted as the last ends: mean seconds to the
+                    first loss point and CPU seconds the machine spent per run, new worker
+                    processes against workers forked by the standby (which imports once)
   2 vs 1 process    largest |loss| difference at every logged step between the same run on two
                     CPU processes (accelerate launch, gloo) and on one, same global batch
                     (goal <= 1e-3)
@@ -70,6 +73,21 @@ def losses(rec: dict) -> dict[int, float]:
     from forge.training import read_all
 
     return {e["step"]: e["loss"] for e in read_all(rec["events_path"]) if e["kind"] == "metrics" and "loss" in e}
+
+
+def cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy so far (every process, from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def back_to_back(q, model: str, steps: int, n: int = 3) -> tuple[float, float]:
+    """Mean seconds to the first loss point and machine CPU seconds per run, over ``n`` runs in a row."""
+    cpu0, firsts = cpu_seconds(), []
+    for _ in range(n):
+        firsts.append(through_queue(q, model, max_steps=steps)[1])
+    return sum(firsts) / n, (cpu_seconds() - cpu0) / n
 
 
 def stop_latency(q, model: str, now: bool) -> float:
@@ -160,12 +178,14 @@ def main() -> None:
     cold_q = JobQueue()
     one, cold = through_queue(cold_q, model, max_steps=a.steps)
     two, _ = through_queue(cold_q, model, max_steps=a.steps, per_device_train_batch_size=2, num_processes=2)
+    cold_first, cold_cpu = back_to_back(cold_q, model, a.steps)
     cold_q.close()
     os.environ["MODELFORGE_STANDBY_WORKER"] = "1"
     warm_q = JobQueue()
     warm_q.kick()
     time.sleep(20)  # the standby worker imports the training libraries while nothing trains
     _, warm = through_queue(warm_q, model, max_steps=a.steps)
+    warm_first, warm_cpu = back_to_back(warm_q, model, a.steps)
     graceful = stop_latency(warm_q, model, now=False)
     immediate = stop_latency(warm_q, model, now=True)
     warm_q.close()
@@ -176,6 +196,9 @@ def main() -> None:
     print(f"tiny model, {a.steps} steps, CPU ({os.cpu_count()} cores)")
     print(f"first loss point after submit: in-process Job {old:.2f} s · new worker {cold:.2f} s "
           f"(start-up +{cold - old:.2f} s) · standby worker {warm:.2f} s (+{warm - old:.2f} s)")
+    print(f"3 runs back to back: first loss after {cold_first:.2f} s and {cold_cpu:.1f} CPU s per run with new "
+          f"worker processes · {warm_first:.2f} s and {warm_cpu:.1f} CPU s forked by the standby "
+          f"({cold_cpu / warm_cpu:.1f}x less CPU)")
     print(f"2 processes vs 1 (same global batch): {len(l1)} steps, largest loss difference {diff:.1e} (goal <= 1e-3)")
     print(f"Stop -> stopped: graceful {graceful:.2f} s · immediate (second Stop) {immediate:.2f} s")
     print(f"server memory (python app.py): {idle:.0f} MB idle, {before:.0f} MB after a first run (the hardware "

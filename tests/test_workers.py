@@ -218,3 +218,30 @@ def test_a_full_disk_fails_the_run_with_its_cause_and_frees_the_queue(tiny_model
     finally:
         q.close()
         subprocess.run(["umount", "-l", str(small)])
+
+
+def test_runs_are_forked_by_one_standby_that_imports_once(steady, monkeypatch):
+    """Runs in a row are forked by the same standby process (the training libraries are imported
+    once), each in its own session; the standby records each one's pid and exit status. A worker
+    environment that changed retires the standby: that run gets a new process, and a new standby
+    (started under the new environment) forks the runs after it."""
+    from forge.training.worker import EXIT_FILE, PID_FILE, read_numbers
+
+    q = get_queue()
+    standby = wait_for(lambda: q.standby_pid, timeout=60)
+    for i in range(2):
+        rec = q.wait(q.submit(steady(max_steps=2, run_name=f"forked-{i}"))["id"], timeout=300)
+        assert rec["status"] == "completed", rec.get("error")
+        pid, code = wait_for(lambda: read_numbers(rec["run_dir"], EXIT_FILE), timeout=30)  # noqa: B023
+        assert (pid, code) == (rec["worker_pid"], 0) and read_numbers(rec["run_dir"], PID_FILE) == [pid]
+        assert pid != standby and q.standby_pid == standby
+    assert "Model loaded in" in "".join(e.get("message", "") for e in events(rec, "log"))
+
+    monkeypatch.setenv("MODELFORGE_WORKER_SETTING", "changed")
+    rec = q.wait(q.submit(steady(max_steps=2, run_name="fresh-env"))["id"], timeout=300)
+    assert rec["status"] == "completed", rec.get("error")
+    assert not (Path(rec["run_dir"]) / PID_FILE).exists()  # its own new process, not a fork
+    again = wait_for(lambda: q.standby_pid, timeout=60)
+    assert again != standby
+    rec = q.wait(q.submit(steady(max_steps=2, run_name="forked-again"))["id"], timeout=300)
+    assert rec["status"] == "completed" and read_numbers(rec["run_dir"], PID_FILE) == [rec["worker_pid"]]

@@ -11,6 +11,7 @@ pid and run directory, follows them again and can stop them.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -28,7 +29,7 @@ from ..settings import get_settings, home_error
 from . import checkpoints, launch
 from .events import EventLog, read_all
 from .job import StopFlag, run_dir
-from .worker import write_spec
+from .worker import EXIT_FILE, PID_FILE, read_numbers, write_spec
 
 POLL = 0.3  # seconds between looks at the workers and the store
 FULL_LOOK = 5.0  # seconds between looks at every run, changed or not (a supervisor elsewhere may have died)
@@ -40,12 +41,13 @@ RESUME_SETTINGS = ("max_steps", "num_train_epochs", "save_steps", "save_total_li
 class JobQueue:
     def __init__(self, store: RunStore | None = None, *, standby: bool | None = None):
         self.store = store or get_store()
-        self._procs: dict[str, subprocess.Popen] = {}  # runs this process started
+        self._procs: dict[str, subprocess.Popen | Forked] = {}  # runs this process started
         self._adopted: dict[str, int] = {}  # live workers started by a process that is gone
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stamp: tuple | None = None
-        self._standby: subprocess.Popen | None = None
+        self._standby: subprocess.Popen | None = None  # forks the single-process workers
+        self._standby_env: dict[str, str] | None = None
         self._closed = False
         self._last_full = 0.0
         self.use_standby = (os.environ.get("MODELFORGE_STANDBY_WORKER", "1").strip() not in ("0", "false", "no")
@@ -169,33 +171,59 @@ class JobQueue:
                                              cwd=str(root), env=env, stdin=subprocess.PIPE,
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                              start_new_session=True)
+            self._standby_env = env
         except OSError:
             self._standby = None
 
-    def _take_standby(self, folder: Path) -> subprocess.Popen | None:
-        """The worker started ahead of time, now given ``folder``; None when there is none."""
-        proc, self._standby = self._standby, None
-        if proc is None or proc.poll() is not None:
+    @property
+    def standby_pid(self) -> int | None:
+        """The pid of the process that forks this queue's workers, while it runs."""
+        proc = self._standby
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def _take_standby(self, folder: Path, env: dict[str, str]) -> Forked | None:
+        """The run's worker, forked by the standby process (in the environment a worker gets now);
+        None when there is none ready, or it imported its libraries under another environment
+        (that one retires)."""
+        proc = self._standby
+        if proc is None or proc.poll() is not None or _imported_env(env) != _imported_env(self._standby_env):
+            self._retire_standby()
             return None
         try:
-            proc.stdin.write(f"{folder}\n".encode())
-            proc.stdin.close()
+            proc.stdin.write(json.dumps({"folder": str(folder), "env": env}).encode() + b"\n")
+            proc.stdin.flush()
         except OSError:
+            self._retire_standby()
             return None
-        return proc
+        return Forked(proc, folder)
 
-    def close(self) -> None:
-        """Stop watching the queue and end the worker kept in standby (runs in training go on; the
-        next queue to start finds them)."""
-        self._closed = True
+    def _retire_standby(self) -> None:
+        """Let the standby go: it ends now when it has no worker running, else once they have ended
+        (it records how they end)."""
         proc, self._standby = self._standby, None
-        if proc is not None and proc.poll() is None:
+        if proc is None or proc.poll() is not None:
+            return
+        if any(isinstance(p, Forked) and p.standby is proc for p in self._procs.values()):
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        else:
             proc.kill()
             proc.wait()
+
+    def close(self) -> None:
+        """Stop watching the queue and let the standby go (runs in training go on; the next queue
+        to start finds them)."""
+        self._closed = True
+        self._retire_standby()
 
     def _reap(self) -> bool:
         ended = False
         for run_id, proc in list(self._procs.items()):
+            if isinstance(proc, Forked) and not proc.recorded and proc.pid:
+                proc.recorded = True
+                self.store.update_run(run_id, pid=proc.pid)
             code = proc.poll()
             if code is not None:
                 del self._procs[run_id]
@@ -223,8 +251,10 @@ class JobQueue:
                             "memory_limit_gb": os.environ.get("MODELFORGE_WORKER_MEMORY_GB") or None})
         cmd = launch.command(folder, rec.get("launch"))
         root, env = _worker_env()
+        for name in (PID_FILE, EXIT_FILE):  # an earlier attempt's (a resumed run)
+            (folder / name).unlink(missing_ok=True)
         try:
-            proc = None if launch.distributed(rec.get("launch")) else self._take_standby(folder)
+            proc = None if launch.distributed(rec.get("launch")) else self._take_standby(folder, env)
             if proc is None:
                 with open(folder / "worker.log", "ab") as out:
                     proc = subprocess.Popen(cmd, cwd=str(root), env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -306,6 +336,51 @@ class JobQueue:
             if deadline and time.time() > deadline:
                 return rec
             time.sleep(0.2)
+
+
+class Forked:
+    """A run's worker forked by the standby process; the queue watches it as it does a Popen
+    (``pid``, ``poll``), its pid and exit status read from the run folder (see ``worker``)."""
+
+    GRACE = 10.0  # seconds a worker may be gone before the standby has written how it ended
+
+    def __init__(self, standby: subprocess.Popen, folder: Path):
+        self.standby, self.folder = standby, folder
+        self.recorded = False  # its pid is in the run's record
+        self._pid: int | None = None
+        self._gone_since: float | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """None until the standby has forked it."""
+        if self._pid is None:
+            pid = read_numbers(self.folder, PID_FILE)
+            self._pid = pid[0] if len(pid) == 1 else None
+        return self._pid
+
+    def poll(self) -> int | None:
+        """Its exit status; None while it runs (or waits to be forked)."""
+        pid = self.pid
+        ended = read_numbers(self.folder, EXIT_FILE)
+        if pid is not None and len(ended) == 2 and ended[0] == pid:
+            return ended[1]
+        standby_alive = self.standby.poll() is None
+        if (pid is None and standby_alive) or (pid is not None and _alive(pid)):
+            return None
+        now = time.monotonic()
+        self._gone_since = self._gone_since or now
+        if standby_alive and now - self._gone_since < self.GRACE:
+            return None
+        return 1  # how it ended was not recorded: its worker.log says what it printed last
+
+
+# set by the test runner for each test: no library reads it, so a standby started under another
+# value still imports as a new one would
+_NOT_IMPORTED = ("PYTEST_CURRENT_TEST",)
+
+
+def _imported_env(env: dict[str, str] | None) -> dict[str, str] | None:
+    return None if env is None else {k: v for k, v in env.items() if k not in _NOT_IMPORTED}
 
 
 def _worker_env() -> tuple[Path, dict[str, str]]:

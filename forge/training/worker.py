@@ -4,10 +4,14 @@ The queue starts one per run (under ``accelerate launch`` for several processes)
 never happens in the server's interpreter. ``RUN_DIR/job.json`` says what to run; the run
 directory (``events.jsonl``, the ``STOP`` file, ``checkpoints/``) is the only channel back.
 
-``python -m forge.training.worker --standby`` is a worker started ahead of time: it imports the
-training libraries (several seconds), then waits for one line on its standard input naming the
-run directory, so a single-process run starts without paying for the imports. It exits when its
-input closes (its server is gone) without a run.
+``python -m forge.training.worker --standby`` is the worker kept ready by a queue: it imports the
+training libraries once (several seconds), then reads runs from its standard input, one JSON line
+each (the run directory and the worker's environment), and forks a worker for each: a run starts at once, and the machine does not import
+the libraries again for every run. Each forked worker runs in its own session with its output in
+its run's ``worker.log``; the standby writes its pid to ``worker.pid`` and, when it ends, its pid
+and exit status to ``worker.exit`` (the pid tells a resumed run's worker from the one before it). The standby never runs a tensor operation itself (a fork after one
+would leave the child's thread pool broken), and it exits once its input closes (its server is
+gone) and its workers have ended.
 """
 
 from __future__ import annotations
@@ -63,11 +67,27 @@ def run(folder: str | Path) -> str:
     return job.run()
 
 
-def standby() -> str | None:
-    """Import what training needs, then wait for a run directory on standard input; output goes
-    to that run's ``worker.log`` from then on. None when the input closes first."""
-    import os
+PID_FILE = "worker.pid"
+EXIT_FILE = "worker.exit"
 
+
+def _write(folder: str | Path, name: str, *numbers: int) -> None:
+    path = Path(folder) / name
+    tmp = path.with_name(f".{name}.tmp")
+    tmp.write_text(" ".join(map(str, numbers)), encoding="ascii")
+    tmp.replace(path)
+
+
+def read_numbers(folder: str | Path, name: str) -> list[int]:
+    """What the standby wrote for a run: the worker's pid (``worker.pid``), or its pid and exit
+    status (``worker.exit``); empty before it has."""
+    try:
+        return [int(x) for x in (Path(folder) / name).read_text(encoding="ascii").split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _import_training() -> None:
     import datasets  # noqa: F401
     import peft  # noqa: F401
     import torch  # noqa: F401
@@ -77,16 +97,96 @@ def standby() -> str | None:
 
     from . import callback, job  # noqa: F401
 
-    folder = sys.stdin.readline().strip()
-    if not folder:
-        return None
+
+class _Forks:
+    """The workers a standby forked, by pid, with their run folders."""
+
+    def __init__(self) -> None:
+        self.folders: dict[int, str] = {}
+
+    def fork(self, folder: str, env: dict[str, str]) -> None:
+        import os
+        import signal
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # SIGCHLD waits until the child is in the table, so a worker that ends at once is still reaped
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+            os._exit(_forked(folder, env))
+        self.folders[pid] = folder
+        try:
+            _write(folder, PID_FILE, pid)
+        except OSError:
+            pass
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+
+    def reap(self, *_: Any, block: bool = False) -> None:
+        """Record the exit status of each worker that ended (waiting for them all with ``block``)."""
+        import os
+
+        while self.folders:
+            try:
+                pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            folder = self.folders.pop(pid, None)
+            try:
+                if folder is not None:
+                    _write(folder, EXIT_FILE, pid, os.waitstatus_to_exitcode(status))
+            except OSError:  # the run's folder is gone or its disk full: the queue sees the worker gone
+                pass
+
+
+def standby() -> int:
+    """Import what training needs, then fork a worker for each run directory read from standard
+    input (see the module's text); returns when the input has closed and every worker ended."""
+    import signal
+
+    _import_training()
+    forks = _Forks()
+    signal.signal(signal.SIGCHLD, forks.reap)
+    while line := sys.stdin.readline():
+        if line.strip():
+            request = json.loads(line)
+            forks.fork(request["folder"], request["env"])
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    forks.reap(block=True)  # the server is gone: stay to record how the running workers end
+    return 0
+
+
+def _forked(folder: str, env: dict[str, str]) -> int:
+    """A forked worker: its own session, the environment the queue gives a worker now, its output
+    in the run's ``worker.log``; its exit code."""
+    import os
+    import traceback
+
+    os.setsid()
+    os.environ.clear()
+    os.environ.update(env)
     fd = os.open(os.path.join(folder, "worker.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-    return folder
+    os.close(null)
+    try:
+        code = main([folder])
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:  # noqa: BLE001 — the worker's end is reported through its exit code
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,10 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     if argv == ["--standby"]:
-        folder = standby()
-        if folder is None:
-            return 0
-        argv = [folder]
+        return standby()
     if len(argv) != 1:
         print("usage: python -m forge.training.worker RUN_DIR | --standby", file=sys.stderr)
         return 2
