@@ -37,7 +37,7 @@ INTEGRATION_FILES = {
 # Single tests that train through worker processes, or convert a model for minutes, in a file that
 # is otherwise unit-level.
 INTEGRATION_TESTS = {
-    "test_formats.py::test_every_format_fixture_trains_from_the_command_line",
+    "test_formats.py::test_every_format_fixture_trains",
     "test_gguf_export.py::test_f16_and_q4_0_files_carry_the_chat_template_and_read_back",
 }
 # Fixtures that train in a worker process: a test using one is an integration test wherever it is.

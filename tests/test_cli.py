@@ -95,9 +95,10 @@ def test_real_smollm2_finetunes_offline(embedded_path, tmp_path):
     """The embedded SmolLM2-135M-Instruct, a few LoRA steps on the pirate sample, through the CLI."""
     cfg = tmp_path / "smol.yaml"
     cfg.write_text((ROOT / "examples" / "pirate_lora.yaml").read_text())
-    r = forge("train", str(cfg), "--set", "max_steps=8", "--set", "max_seq_length=128",
-              "--set", "learning_rate=0.001", "--set", "eval_split=0.05", "--set", "eval_samples=2", "--set", "eval_max_new_tokens=16",
-              "--set", "eval_budget=1",
+    # a step of a 135M model takes seconds on a CPU: few, small steps at a learning rate that moves it
+    r = forge("train", str(cfg), "--set", "max_steps=6", "--set", "max_seq_length=128",
+              "--set", "per_device_train_batch_size=2", "--set", "learning_rate=0.002", "--set", "eval_split=0.02",
+              "--set", "eval_samples=2", "--set", "eval_max_new_tokens=16", "--set", "eval_budget=1",
               "--set", "run_name=smol-slow", timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     from forge.runs import get_store
@@ -105,8 +106,8 @@ def test_real_smollm2_finetunes_offline(embedded_path, tmp_path):
 
     rec = next(x for x in get_store().list_runs() if x["name"] == "smol-slow")
     losses = [e["loss"] for e in read_all(rec["events_path"]) if e["kind"] == "metrics" and "loss" in e]
-    assert len(losses) == 8
-    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, losses
+    assert len(losses) == 6
+    assert sum(losses[-2:]) < sum(losses[:2]), losses
     assert (Path(rec["output_dir"]) / "adapter_model.safetensors").is_file()
     samples = rec["evaluation"]["samples"]
     assert len(samples) == 2 and all(s["before"] and s["after"] for s in samples)

@@ -4,7 +4,7 @@ rows of messages plus a boolean label, OpenAI chat files, and plain text for con
 pre-training (a ``text`` column, or a .txt file of passages). The fixtures in tests/data/formats
 follow each format's published description (LLaMA-Factory's data/README, OpenAI's fine-tuning
 guide); each is detected and mapped with a notice, and every one of them trains two steps of the tiny
-model from the command line.
+model (through the queue, two of them from the command line).
 
 Datasets as people have them also come with other column names (mapped by the run's ``columns``)
 and in folders described by a LLaMA-Factory ``dataset_info.json`` (tests/data/formats/llamafactory:
@@ -251,7 +251,7 @@ def test_the_page_validates_with_a_mapping_and_previews_through_the_chat_templat
         "role_tag": "who", "prompt": "Frage"}
 
 
-# ---- every fixture trains from the command line -------------------------------------------------
+# ---- every fixture trains: through the queue, and from the command line ---------------------------
 
 def _strategy(task: str) -> str:
     return {"preference": "dpo", "feedback": "kto"}.get(task, "sft")
@@ -262,25 +262,43 @@ TRAIN_CASES = [(n, t, {}) for n, t, _, _ in CASES] + [
                                               ("ranking", "preference"), ("kto", "feedback"))] + [
     ("odd_columns.jsonl", "text-generation", {"columns.prompt": "Frage", "columns.response": "Antwort",
                                               "columns.system": "Rolle"})]
+# these go through ``forge train`` (its YAML and --set, a worker process of its own); the rest
+# through the queue the page and the API use (a worker forked by its standby)
+FROM_THE_COMMAND_LINE = ("sharegpt.json", "odd_columns.jsonl")
+RUN = dict(max_steps=2, per_device_train_batch_size=2, max_seq_length=128, eval_split=0, lora_r=4, eval_samples=0)
 
 
-@pytest.mark.parametrize("name,task,extra", TRAIN_CASES, ids=[c[0] for c in TRAIN_CASES])
-def test_every_format_fixture_trains_from_the_command_line(tiny_model, tmp_path, capsys, name, task, extra):
+def _through_the_command_line(tiny_model, tmp_path, capsys, name: str, settings: dict) -> dict:
     from forge import cli
+    from forge.runs import get_store
 
     cfg = tmp_path / "run.yaml"
-    cfg.write_text(f"model_name: {tiny_model}\ndataset: {FORMATS / name}\nmax_steps: 2\n"
-                   "per_device_train_batch_size: 2\nmax_seq_length: 128\neval_split: 0\nlora_r: 4\n"
-                   "eval_samples: 0\n")
-    code = cli.main(["train", str(cfg), "--set", f"strategy={_strategy(task)}"]
-                    + [a for k, v in extra.items() for a in ("--set", f"{k}={v}")])
+    cfg.write_text(f"model_name: {tiny_model}\ndataset: {FORMATS / name}\n"
+                   + "".join(f"{k}: {v}\n" for k, v in RUN.items()))
+    code = cli.main(["train", str(cfg)] + [a for k, v in settings.items() for a in ("--set", f"{k}={v}")])
     out = capsys.readouterr()
     assert code == 0, out.err[-2000:] + out.out[-2000:]
     assert "Completed." in out.out
-    from forge.runs import get_store
+    return get_store().list_runs()[0]
 
-    rec = get_store().list_runs()[0]
-    assert rec["status"] == "completed" and rec["task"] == task
+
+def _through_the_queue(tiny_model, name: str, settings: dict) -> dict:
+    from forge.training import get_queue
+
+    columns = {k.split(".", 1)[1]: v for k, v in settings.items() if k.startswith("columns.")}
+    config = {**RUN, "model_name": str(tiny_model), "dataset": str(FORMATS / name),
+              **{k: v for k, v in settings.items() if not k.startswith("columns.")},
+              **({"columns": columns} if columns else {})}
+    q = get_queue()
+    return q.wait(q.submit(config)["id"], timeout=600)
+
+
+@pytest.mark.parametrize("name,task,extra", TRAIN_CASES, ids=[c[0] for c in TRAIN_CASES])
+def test_every_format_fixture_trains(tiny_model, tmp_path, capsys, name, task, extra):
+    settings = {"strategy": _strategy(task), **extra}
+    rec = (_through_the_command_line(tiny_model, tmp_path, capsys, name, settings) if name in FROM_THE_COMMAND_LINE
+           else _through_the_queue(tiny_model, name, settings))
+    assert rec["status"] == "completed" and rec["task"] == task, rec.get("error")
     logs = [e["message"] for e in read_all(rec["events_path"]) if e["kind"] == "log"]
     if name == "sharegpt_tools.json":
         assert any("has no place for tool specs" in m for m in logs)

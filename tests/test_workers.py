@@ -132,24 +132,25 @@ def test_stop_is_prompt_and_a_second_stop_is_immediate(steady):
 
 def test_resume_after_kill_9_continues_the_curve_exactly(steady):
     q = get_queue()
-    straight = q.wait(q.submit(steady(max_steps=30, run_name="never-interrupted"))["id"], timeout=300)
+    steps = 16  # checkpoints at 5, 10 and 15: the kill lands after the first
+    straight = q.wait(q.submit(steady(max_steps=steps, run_name="never-interrupted"))["id"], timeout=300)
     assert straight["status"] == "completed", straight.get("error")
 
-    cut = q.submit(steady(max_steps=30, run_name="cut-then-resumed"))
+    cut = q.submit(steady(max_steps=steps, run_name="cut-then-resumed"))
     wait_for(lambda: checkpoint_written(cut["id"]))
     os.kill(wait_for(lambda: get_store().get_run(cut["id"]).get("worker_pid")), signal.SIGKILL)
     rec = q.wait(cut["id"], timeout=60)
     assert rec["status"] == "failed", "the kill came before the run ended"
     resumed = q.resume(cut["id"])
     step = int(Path(resumed["resume_from"]).name.split("-")[1])
-    assert 5 <= step < 30
+    assert 5 <= step < steps
     with pytest.raises(Exception, match="cannot be resumed while it is active|already queued"):
         q.resume(cut["id"])  # two resumes of the same run
     rec = q.wait(cut["id"], timeout=300)
     assert rec["status"] == "completed", rec.get("error")
     a, b = losses(straight["id"]), losses(cut["id"])
-    assert sorted(b) == list(range(1, 31))
-    for s in range(step + 1, 31):
+    assert sorted(b) == list(range(1, steps + 1))
+    for s in range(step + 1, steps + 1):
         assert abs(a[s] - b[s]) < 1e-4, (s, a[s], b[s])
     models = [m for m in get_store().list_models() if m.get("run_id") == cut["id"]]
     assert len(models) == 1 and Path(models[0]["path"], "adapter_model.safetensors").is_file()
@@ -224,7 +225,8 @@ def test_runs_are_forked_by_one_standby_that_imports_once(steady, monkeypatch):
     """Runs in a row are forked by the same standby process (the training libraries are imported
     once), each in its own session; the standby records each one's pid and exit status. A worker
     environment that changed retires the standby: that run gets a new process, and a new standby
-    (started under the new environment) forks the runs after it."""
+    (started under the new environment) forks the runs after it. Where forking is off, the
+    standby is the worker of the one run it is given."""
     from forge.training.worker import EXIT_FILE, PID_FILE, read_numbers
 
     q = get_queue()
@@ -245,3 +247,12 @@ def test_runs_are_forked_by_one_standby_that_imports_once(steady, monkeypatch):
     assert again != standby
     rec = q.wait(q.submit(steady(max_steps=2, run_name="forked-again"))["id"], timeout=300)
     assert rec["status"] == "completed" and read_numbers(rec["run_dir"], PID_FILE) == [rec["worker_pid"]]
+
+    # where forking is not safe (a GPU machine; here by the switch) the standby runs one run itself
+    monkeypatch.setenv("MODELFORGE_STANDBY_FORK", "0")
+    q.wait(q.submit(steady(max_steps=2, run_name="after-the-switch"))["id"], timeout=300)  # retires the forking one
+    single = wait_for(lambda: q.standby_pid, timeout=60)
+    rec = q.wait(q.submit(steady(max_steps=2, run_name="standby-itself"))["id"], timeout=300)
+    assert rec["status"] == "completed", rec.get("error")
+    assert rec["worker_pid"] == single and not (Path(rec["run_dir"]) / PID_FILE).exists()
+    assert Path(rec["run_dir"], "worker.log").stat().st_size > 0  # its output went to the run's log

@@ -110,10 +110,14 @@ class Job:
         if self.writer:
             log.log(logging.WARNING if level == "warning" else logging.INFO, "[%s] %s", self.run_id, message)
 
-    def _status(self, status: str, message: str = "", **fields: Any) -> None:
+    def _status(self, status: str, message: str = "", result: dict[str, Any] | None = None, **fields: Any) -> None:
+        """Log the status (and the run's ``result`` event when it ends), then record it in the store:
+        whoever sees the record's end finds the whole log already written."""
         self.status = status
         try:
             self.events.emit("status", status=status, message=message)
+            if result is not None:
+                self.events.emit("result", status=status, **result)
         finally:  # the store holds the truth even when the log cannot be written (a full disk)
             self.store.update_run(self.run_id, status=status, **fields)
 
@@ -123,8 +127,8 @@ class Job:
         if self.writer:
             checkpoints.remove_partial(self.dir / "checkpoints")
         for write in (lambda: self.events.emit("log", level="error", message=message, traceback=trace),
-                      lambda: self._status("failed", message, finished=time.time(), error=message),
-                      lambda: self.events.emit("result", status="failed", metrics={}, output_dir=None, error=message)):
+                      lambda: self._status("failed", message, finished=time.time(), error=message,
+                                           result={"metrics": {}, "output_dir": None, "error": message})):
             try:
                 write()
             except OSError:
@@ -144,8 +148,8 @@ class Job:
         except _Stopped as stopped:
             stage = stopped.args[0] if stopped.args else None
             self._status("stopped", f"Run stopped in its {stage} stage, before the main training." if stage
-                         else "Run stopped before training began.", finished=time.time())
-            self.events.emit("result", status="stopped", metrics={}, output_dir=None, error=None)
+                         else "Run stopped before training began.", finished=time.time(),
+                         result={"metrics": {}, "output_dir": None, "error": None})
             return "stopped"
         except BaseException as e:  # noqa: BLE001 — every failure must reach the record
             message = failure_message(e)
@@ -196,8 +200,8 @@ class Job:
             return status
         message = "Run stopped; the model trained so far was saved." if status == "stopped" else "Run completed."
         self.log(message + f" Saved to {out}")
-        self._status(status, message, finished=time.time(), metrics=metrics, output_dir=str(out))
-        self.events.emit("result", status=status, metrics=metrics, output_dir=str(out), error=None)
+        self._status(status, message, finished=time.time(), metrics=metrics, output_dir=str(out),
+                     result={"metrics": metrics, "output_dir": str(out), "error": None})
         return status
 
     def _prepare(self):

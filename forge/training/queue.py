@@ -29,7 +29,7 @@ from ..settings import get_settings, home_error
 from . import checkpoints, launch
 from .events import EventLog, read_all
 from .job import StopFlag, run_dir
-from .worker import EXIT_FILE, PID_FILE, read_numbers, write_spec
+from .worker import EXIT_FILE, PID_FILE, forking_is_safe, read_numbers, write_spec
 
 POLL = 0.3  # seconds between looks at the workers and the store
 FULL_LOOK = 5.0  # seconds between looks at every run, changed or not (a supervisor elsewhere may have died)
@@ -181,21 +181,26 @@ class JobQueue:
         proc = self._standby
         return proc.pid if proc is not None and proc.poll() is None else None
 
-    def _take_standby(self, folder: Path, env: dict[str, str]) -> Forked | None:
-        """The run's worker, forked by the standby process (in the environment a worker gets now);
-        None when there is none ready, or it imported its libraries under another environment
-        (that one retires)."""
+    def _take_standby(self, folder: Path, env: dict[str, str]) -> Forked | subprocess.Popen | None:
+        """The run's worker, forked by the standby process (in the environment a worker gets now),
+        or the standby itself where forking is not safe (the next one starts when the queue is
+        idle); None when there is none ready, or it imported its libraries under another
+        environment (that one retires)."""
         proc = self._standby
         if proc is None or proc.poll() is not None or _imported_env(env) != _imported_env(self._standby_env):
             self._retire_standby()
             return None
+        forks = forking_is_safe()
         try:
             proc.stdin.write(json.dumps({"folder": str(folder), "env": env}).encode() + b"\n")
             proc.stdin.flush()
+            if not forks:
+                self._standby = None
+                proc.stdin.close()
         except OSError:
             self._retire_standby()
             return None
-        return Forked(proc, folder)
+        return Forked(proc, folder) if forks else proc
 
     def _retire_standby(self) -> None:
         """Let the standby go: it ends now when it has no worker running, else once they have ended

@@ -6,12 +6,14 @@ directory (``events.jsonl``, the ``STOP`` file, ``checkpoints/``) is the only ch
 
 ``python -m forge.training.worker --standby`` is the worker kept ready by a queue: it imports the
 training libraries once (several seconds), then reads runs from its standard input, one JSON line
-each (the run directory and the worker's environment), and forks a worker for each: a run starts at once, and the machine does not import
-the libraries again for every run. Each forked worker runs in its own session with its output in
-its run's ``worker.log``; the standby writes its pid to ``worker.pid`` and, when it ends, its pid
-and exit status to ``worker.exit`` (the pid tells a resumed run's worker from the one before it). The standby never runs a tensor operation itself (a fork after one
-would leave the child's thread pool broken), and it exits once its input closes (its server is
-gone) and its workers have ended.
+each (the run directory and the worker's environment), and forks a worker for each: a run starts
+at once, and the machine does not import the libraries again for every run. Each forked worker
+runs in its own session with its output in its run's ``worker.log``; the standby writes its pid
+to ``worker.pid`` and, when it ends, its pid and exit status to ``worker.exit`` (the pid tells a
+resumed run's worker from the one before it). The standby never runs a tensor operation itself (a
+fork after one would leave the child's thread pool broken), and it exits once its input closes
+(its server is gone) and its workers have ended. Where a fork is not safe (a GPU driver: see
+``forking_is_safe``) the standby is the worker of the first run it reads instead.
 """
 
 from __future__ import annotations
@@ -116,7 +118,8 @@ class _Forks:
         if pid == 0:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-            os._exit(_forked(folder, env))
+            os.setsid()
+            os._exit(_serve(folder, env))
         self.folders[pid] = folder
         try:
             _write(folder, PID_FILE, pid)
@@ -143,12 +146,30 @@ class _Forks:
                 pass
 
 
+def forking_is_safe() -> bool:
+    """Whether a standby may fork workers: on Linux with no GPU device, unless
+    ``MODELFORGE_STANDBY_FORK=0``. A CUDA or ROCm driver that a library touched while importing
+    does not survive a fork, so there the standby is the worker of the one run it is given, as a
+    new process would be."""
+    import glob
+    import os
+    import platform
+
+    return (os.environ.get("MODELFORGE_STANDBY_FORK", "1").strip() not in ("0", "false", "no")
+            and platform.system() == "Linux" and not glob.glob("/dev/nvidia[0-9]*") and not Path("/dev/kfd").exists())
+
+
 def standby() -> int:
-    """Import what training needs, then fork a worker for each run directory read from standard
-    input (see the module's text); returns when the input has closed and every worker ended."""
+    """Import what training needs, then fork a worker for each run read from standard input (see
+    the module's text); returns when the input has closed and every worker ended. Where forking
+    is not safe, it runs the first run it reads itself and returns its exit code."""
     import signal
 
     _import_training()
+    if not forking_is_safe():
+        line = sys.stdin.readline()
+        request = json.loads(line) if line.strip() else None
+        return 0 if request is None else _serve(request["folder"], request["env"])
     forks = _Forks()
     signal.signal(signal.SIGCHLD, forks.reap)
     while line := sys.stdin.readline():
@@ -160,13 +181,12 @@ def standby() -> int:
     return 0
 
 
-def _forked(folder: str, env: dict[str, str]) -> int:
-    """A forked worker: its own session, the environment the queue gives a worker now, its output
-    in the run's ``worker.log``; its exit code."""
+def _serve(folder: str, env: dict[str, str]) -> int:
+    """Be the run's worker: in the environment the queue gives a worker now, with the output in
+    the run's ``worker.log``; returns its exit code."""
     import os
     import traceback
 
-    os.setsid()
     os.environ.clear()
     os.environ.update(env)
     fd = os.open(os.path.join(folder, "worker.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
