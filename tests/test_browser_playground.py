@@ -126,7 +126,10 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
     wait_text(page, "#mf-pg-status", "Answering")
     page.wait_for_timeout(300)
     page.locator("#mf-pg-stop").dispatch_event("click")
-    wait_text(page, "#mf-pg-status", "Stopped", timeout=60_000)  # slow only on a busy machine: the count below is the check
+    try:
+        wait_text(page, "#mf-pg-status", "Stopped", timeout=60_000)  # slow only on a busy machine: the count is the check
+    except Exception as e:
+        raise AssertionError(f"Stop did not end the answer; the status says: {text_of(page, '#mf-pg-status')!r}") from e
     tokens = int(re.search(r"Stopped\. fine-tuned: (\d+) tokens", text_of(page, "#mf-pg-status"))[1])
     assert tokens < 1000
     assert page.locator("#mf-pg-chat [data-testid=user]").count() == 2  # the conversation goes on

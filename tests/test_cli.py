@@ -98,6 +98,7 @@ def test_real_smollm2_finetunes_offline(embedded_path, tmp_path):
     # a step of a 135M model takes seconds on a CPU: few, small steps at a learning rate that moves it
     r = forge("train", str(cfg), "--set", "max_steps=6", "--set", "max_seq_length=128",
               "--set", "per_device_train_batch_size=2", "--set", "learning_rate=0.002", "--set", "eval_split=0.02",
+              "--set", "eval_steps=3", "--set", "save_steps=3",
               "--set", "eval_samples=2", "--set", "eval_max_new_tokens=16", "--set", "eval_budget=1",
               "--set", "run_name=smol-slow", timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 import gradio as gr
@@ -128,8 +129,8 @@ def test_stop_ends_this_pages_answer(p, tiny_model):
                         progress=lambda *a, **k: None)
     while next(answer).get(p.chat.status) != "Answering…":
         pass
-    pg.on_stop(SimpleNamespace(session_hash="other"))  # another page's Stop changes nothing here
-    pg.on_stop(SimpleNamespace(session_hash="mine"))
+    asyncio.run(pg.on_stop(SimpleNamespace(session_hash="other")))  # another page's Stop changes nothing here
+    asyncio.run(pg.on_stop(SimpleNamespace(session_hash="mine")))
     last = list(answer)[-1]
     assert last[p.chat.status].startswith("■ Stopped.")
     assert "mine" not in pg._STOPS

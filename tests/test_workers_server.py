@@ -140,13 +140,15 @@ def test_training_outlives_the_server_and_a_restarted_server_stops_it(home):
 def test_two_processes_match_one_and_stream_live(home):
     app = App(home)
     try:
-        one = list(app.client.submit(config(home, run_name="one-process", per_device_train_batch_size=4), None,
-                                     api_name="/train"))
-        assert one[-1]["status"] == "completed", one[-1]
+        # the launcher starts its own processes, so the two-process run goes first, while the server's
+        # standby worker is still starting; the one-process run then needs no wait
         two = list(app.client.submit(config(home, run_name="two-processes", per_device_train_batch_size=2,
                                             num_processes=2), None, api_name="/train"))
         final = two[-1]
         assert final["status"] == "completed", final
+        one = list(app.client.submit(config(home, run_name="one-process", per_device_train_batch_size=4), None,
+                                     api_name="/train"))
+        assert one[-1]["status"] == "completed", one[-1]
         live = [u["step"] for u in two if u["status"] == "running" and u["step"]]
         assert len(live) >= 2 and live == sorted(live), "the page streams the two-process run as it trains"
         detail = app.client.predict(final["run_id"], api_name="/run")

@@ -369,8 +369,9 @@ def on_clear(p: Playground) -> dict[Any, Any]:
     return {**_cleared(p), p.chat.status: ""}
 
 
-def on_stop(request: gr.Request) -> None:
-    """Stop this page's answer in progress (the tokens so far stay)."""
+async def on_stop(request: gr.Request) -> None:
+    """Stop this page's answer in progress (the tokens so far stay). A coroutine: it runs on the
+    server's event loop at once, never waiting for a worker thread while answers hold them."""
     stop = _STOPS.get(request.session_hash or "")
     if stop is not None:
         stop.set()
