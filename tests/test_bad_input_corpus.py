@@ -123,7 +123,10 @@ def snapshot() -> set[str]:
     return {f"repo:{p.name}" for p in ROOT.iterdir()} | {f"tmp:{p.name}" for p in tmp.iterdir()}
 
 
-ALLOWED_TMP = ("gradio", "modelforge-configs", "modelforge-exports", "pytest-", "forge-test-", "tmp")
+ALLOWED_TMP = ("gradio", "modelforge-configs", "modelforge-exports", "pytest-", "forge-test-", "tmp",
+               # the browser that the other test process may be driving meanwhile (neither the
+               # server nor the command line under test starts one)
+               "org.chromium.", "playwright", ".org.chromium.")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ def run(cfg):
 def fast(tiny_config, **kw):
     base = dict(max_steps=10, learning_rate=2e-2, lora_r=16, max_samples=80, eval_split=0.1,
                 eval_samples=4, eval_max_new_tokens=12, max_seq_length=256,
-                eval_budget=1.0)  # every answer scored: these tests read the metrics, not the budget
+                eval_budget=1.0,  # every answer scored: these tests read the metrics, not the budget
+                eval_steps=100)  # one evaluation, at the last step (the periodic one is tested on its own)
     base.update(kw)
     return tiny_config(**base)
 
