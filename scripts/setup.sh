@@ -21,9 +21,11 @@ pip install --upgrade pip
 # build may lie): an unpinned torch pulls a multi-GB CUDA build
 pip install torch==2.13.0
 # the rest with uv where it installs (the same versions, several times faster); else with pip.
-# torch is installed already and satisfies the pin, so uv leaves it as it is.
+# torch is installed already and satisfies the pin, so uv leaves it as it is. --compile-bytecode as
+# pip does: where PYTHONDONTWRITEBYTECODE is set, every process would otherwise compile each
+# library it imports from source, every time.
 if pip install uv; then
-  install() { .venv/bin/python -m uv pip install -q --python .venv/bin/python "$@"; }
+  install() { .venv/bin/python -m uv pip install -q --compile-bytecode --python .venv/bin/python "$@"; }
   reinstall=--reinstall
 else
   install() { pip install "$@"; }
