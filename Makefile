@@ -30,3 +30,4 @@ bench:
 	$(PY) bench/first_loss.py
 	$(PY) bench/serve.py
 	$(PY) bench/export.py
+	$(PY) bench/page_stream.py

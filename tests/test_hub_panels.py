@@ -79,6 +79,9 @@ def test_a_full_model_is_pushed_whole(h, adapter):
     get_store().update_model(adapter["id"], kind="full")
     out = tab.on_model(h, adapter["id"], "your-name/old", None, "adapter")
     assert out[h.push.kind]["choices"] == tab.WHOLE_MODEL_CHOICES and out[h.push.kind]["value"] == "merged"
+    assert out[h.push.kind]["interactive"] is False  # not a choice for a whole model
+    # the choices keep their values, so an event still carrying the adapter's choice is read, not refused
+    assert [v for _, v in tab.WHOLE_MODEL_CHOICES] == [v for _, v in tab.KIND_CHOICES]
     assert out[h.push.repo] == "your-name/Pirate-Bot" and "your-name/Pirate-Bot merged" in out[h.push.card]
 
 

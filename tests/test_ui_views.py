@@ -1,4 +1,4 @@
-"""The page's plain-Python helpers (forge.ui.views): no server, no browser."""
+"""The page's plain-Python helpers and the built page's wiring: no server, no browser."""
 
 from __future__ import annotations
 
@@ -324,3 +324,29 @@ def test_start_says_when_it_will_queue(live_run):
     assert start_label() == "Queue after the current run"
     live_run("another")
     assert start_label() == "Queue after 2 runs"
+
+
+def test_events_report_progress_on_few_components():
+    """At each streamed update the page refreshes the loading status of every component an event
+    has reported progress on, so events keep few targets: hidden-progress events one hidden element,
+    the others their outputs that are not layout blocks (a layout block makes the page read all
+    it holds, at every update)."""
+    import gradio as gr
+    from gradio.components import Component
+
+    from forge.ui import build_app
+
+    demo = build_app()
+    quiet = [b for b in demo.blocks.values() if b.elem_id == "mf-quiet"]
+    assert len(quiet) == 1 and not quiet[0].visible
+    targets = set()
+    for fn in demo.fns.values():
+        assert fn.show_progress_on, fn.name
+        assert all(isinstance(b, Component) for b in fn.show_progress_on), fn.name  # no layout block
+        if fn.show_progress == "hidden":
+            assert fn.show_progress_on == quiet, fn.name
+        targets.update(b._id for b in fn.show_progress_on)
+    in_events = {b._id for fn in demo.fns.values() for b in (*fn.inputs, *fn.outputs)}
+    assert len(targets) < len(in_events) / 2, (len(targets), len(in_events))
+    open_playground = next(fn for fn in demo.fns.values() if fn.name == "open_in_playground")
+    assert not any(isinstance(b, gr.Tabs) for b in open_playground.show_progress_on)

@@ -84,6 +84,7 @@ def build_app(options: AppOptions | None = None) -> gr.Blocks:
                     "press Start, watch the loss fall.", elem_classes="mf-title")
         hub.share_banner(options)  # shared through a public link without a login: say so at the top
         run_finished = gr.Textbox(visible=False, label="run_finished")
+        quiet = gr.HTML(visible=False, elem_id="mf-quiet")  # where events that show no progress report it
         with gr.Tabs() as tabs:
             ctx = UIContext(demo=demo, tabs=tabs, run_finished=run_finished, options=options)
             with gr.Tab("Finetune", id="finetune"):
@@ -97,9 +98,25 @@ def build_app(options: AppOptions | None = None) -> gr.Blocks:
         for hook in ctx.after_build:
             hook(ctx)
         mcp_tools.build()  # /start_run, /follow_run, /list_datasets: one call each (MCP tools, API)
+    narrow_progress(demo, quiet)
     demo.queue(default_concurrency_limit=int(os.environ.get("MODELFORGE_CONCURRENCY", "4")))
     setattr(demo, OPTIONS_ATTR, options)  # the /v1 routes read the access rule's inputs here
     return demo
+
+
+def narrow_progress(demo: gr.Blocks, quiet: gr.Component) -> None:
+    """Give every event few progress targets. The page updates the loading status of every component
+    any event has ever reported progress on, at each streamed update (finding each one in the whole
+    layout, and reading every component inside a layout block), so a Playground answer slowed the
+    page more the more of it had been used. Events that show no progress report it on ``quiet``
+    (one hidden element near the top); the others on their outputs that are not layout blocks."""
+    from gradio.components import Component
+
+    for fn in demo.fns.values():
+        if fn.show_progress_on:
+            continue
+        shown = [] if fn.show_progress == "hidden" else [o for o in fn.outputs if isinstance(o, Component)]
+        fn.show_progress_on = shown or [quiet]
 
 
 def launch_kwargs(mcp: bool = False) -> dict[str, Any]:

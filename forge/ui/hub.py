@@ -35,7 +35,9 @@ DATASET_COLUMNS = ["Dataset", "Size", "Licence", "Downloads", "Likes", "Updated"
 COLUMN_WIDTHS = ["34%", "10%", "14%", "14%", "10%", "18%"]
 KIND_CHOICES = [("Adapter only: small, loads on top of its base", "adapter"),
                 ("Merged into its base: a standalone model", "merged")]
-WHOLE_MODEL_CHOICES = [("The whole model (fully fine-tuned or merged)", "merged")]
+# the same values for any model (a page event may still carry the last model's choice), fixed to "merged"
+WHOLE_MODEL_CHOICES = [("Adapter only (this model has no adapter)", "adapter"),
+                       ("The whole model (fully fine-tuned or merged)", "merged")]
 SORT_CHOICES = [("Downloads", "downloads"), ("Likes", "likes")]
 NO_CARD = "Pick a model to see its card."
 HIDDEN = {"api_visibility": "private", "show_progress": "hidden"}  # the page's own events: no API, no spinner
@@ -308,10 +310,10 @@ def on_check(h: Hub, token: str, current_repo: str, model_id: str | None) -> dic
 
 
 def _kind_update(is_adapter: bool, current_kind: str | None):
-    """An adapter pushes as itself or merged; any other model as the whole model."""
+    """An adapter pushes as itself or merged; any other model as the whole model (not a choice)."""
     if is_adapter:
-        return gr.update(choices=KIND_CHOICES, value=current_kind or "adapter")
-    return gr.update(choices=WHOLE_MODEL_CHOICES, value="merged")
+        return gr.update(choices=KIND_CHOICES, value=current_kind or "adapter", interactive=True)
+    return gr.update(choices=WHOLE_MODEL_CHOICES, value="merged", interactive=False)
 
 
 def _model_picked(h: Hub, model_id: str, current_repo: str | None, name: str | None,

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 WHERE = "the Playground tab"
 MODE_CHOICES = [("Chat", "chat"), ("Summarization: document → summary", "summarization"),
                 ("Extractive QA: context + question → answer", "extractive-qa")]
-UPDATE_EVERY = 0.1  # seconds: the chat is redrawn at most 10 times a second, however fast the tokens come
+UPDATE_EVERY = 0.2  # seconds: the chat is redrawn at most 5 times a second, however fast the tokens come (each redraw costs the page tens of ms)
 API_UPDATE_EVERY = 0.05  # seconds: /generate and /compare send at most 20 updates a second (the first at once)
 SETTING_NAMES = ("system_prompt", "temperature", "top_p", "top_k", "max_new_tokens", "repetition_penalty")
 GREEDY_NOTE = ("  \nAnswers are greedy (temperature 0), as in its run's evaluation: raise the temperature under "
