@@ -53,6 +53,11 @@ def wait_for_step_above(page, step: int, timeout: float = 60_000) -> None:
                    return m && parseInt(m[1]) > n; }""", arg=step, timeout=timeout)
 
 
+def wait_text(page, selector: str, needle: str, timeout: float = 60_000) -> None:
+    page.wait_for_function("([s, n]) => (document.querySelector(s)?.innerText || '').includes(n)",
+                           arg=[selector, needle], timeout=timeout)
+
+
 def test_start_watch_reload_and_stop(app_url, browser, tmp_path):
     wait_idle()
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
@@ -74,7 +79,7 @@ def test_start_watch_reload_and_stop(app_url, browser, tmp_path):
         box.press("Tab")
     page.get_by_label("Run name", exact=True).fill("browser-run")
     page.get_by_label("Run name", exact=True).press("Tab")
-    assert "300 rows" in page.locator("#mf-data-status").inner_text(timeout=30_000)
+    wait_text(page, "#mf-data-status", "300 rows", timeout=30_000)  # filled by an event after the page loads
     page.wait_for_function("!document.querySelector('#mf-start').disabled", timeout=30_000)
 
     # optional numbers shown on the page stay empty (the run's defaults), and Start still works

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import test_browser as tb
-from test_browser_playground import wait_text
+from test_browser import wait_text
 from ui_server import wait_idle
 
 pytestmark = tb.pytestmark

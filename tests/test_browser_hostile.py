@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import test_browser as tb
-from test_browser_playground import wait_text
+from test_browser import wait_text
 
 pytestmark = tb.pytestmark
 app_url = tb.app_url

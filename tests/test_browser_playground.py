@@ -11,6 +11,7 @@ import re
 import zipfile
 
 import test_browser as tb
+from test_browser import wait_text
 from ui_server import wait_idle
 
 pytestmark = tb.pytestmark
@@ -27,11 +28,6 @@ def text_of(page, selector: str) -> str:
     return page.locator(selector).inner_text()
 
 
-def wait_text(page, selector: str, needle: str, timeout: float = 60_000) -> None:
-    page.wait_for_function("([s, n]) => (document.querySelector(s)?.innerText || '').includes(n)",
-                           arg=[selector, needle], timeout=timeout)
-
-
 def train_on_the_page(page) -> None:
     model = page.locator("#mf-model input")
     model.click()
@@ -42,7 +38,7 @@ def train_on_the_page(page) -> None:
         box = page.get_by_label(label, exact=True)
         box.fill(value)
         box.press("Tab")
-    assert "300 rows" in page.locator("#mf-data-status").inner_text(timeout=30_000)
+    wait_text(page, "#mf-data-status", "300 rows", timeout=30_000)  # filled by an event after the page loads
     page.wait_for_function("!document.querySelector('#mf-start').disabled", timeout=30_000)
     assert page.locator("#mf-start").inner_text().strip() == "Start training"
     page.click("#mf-start")
