@@ -85,9 +85,10 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
                            timeout=30_000)
 
     # Open in Playground: the tab switches and the model is preselected
+    # (the Playground's picker already shows the model: wait for the tab itself, not for its text)
     page.click("#mf-model-open")
+    page.locator("#mf-pg-chat").wait_for(state="visible", timeout=30_000)
     wait_text(page, "#mf-pg-info", RUN_NAME)
-    assert page.locator("#mf-pg-chat").is_visible()
 
     # chat with Compare on: both answers stream in, side by side
     page.locator("#mf-pg-compare input").check()
