@@ -73,6 +73,7 @@ def test_names_with_markup_read_as_typed_on_every_tab(app_url, browser, trained_
 
     # Playground: the model's description names it as typed, with the record it resolved to
     page.click("#mf-model-open")
+    page.locator("#mf-pg-chat").wait_for(state="visible", timeout=30_000)  # the tab switched
     wait_text(page, "#mf-pg-info", "<b id=evil-b>bold `tick` **star**")
     assert model["id"] in page.locator("#mf-pg-info").inner_text()
     no_injected(page)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 import test_browser as tb
-from test_browser_playground import wait_text
+from test_browser import wait_text
 
 pytestmark = tb.pytestmark
 app_url = tb.app_url
