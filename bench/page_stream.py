@@ -87,6 +87,7 @@ def open_in_playground(page, url: str, tokens: int) -> None:
     page.locator("#mf-models").get_by_text(MODEL, exact=True).last.click()
     wait_text(page, "#mf-model-header", "full model")
     page.click("#mf-model-open")
+    page.locator("#mf-pg-chat").wait_for(state="visible", timeout=60_000)  # the picker may name it already
     wait_text(page, "#mf-pg-info", MODEL)
     page.get_by_role("button", name="Generation settings").click()
     for _ in range(5):  # the model's own settings may still arrive: set until they hold

@@ -58,6 +58,13 @@ def wait_text(page, selector: str, needle: str, timeout: float = 60_000) -> None
                            arg=[selector, needle], timeout=timeout)
 
 
+def open_in_playground(page) -> None:
+    """Click Open in Playground on the Models tab and wait for the Playground's tab to show (its
+    picker may already name the model, so its text says nothing of the switch)."""
+    page.click("#mf-model-open")
+    page.locator("#mf-pg-chat").wait_for(state="visible", timeout=30_000)
+
+
 def test_start_watch_reload_and_stop(app_url, browser, tmp_path):
     wait_idle()
     page = browser.new_page(viewport={"width": 1440, "height": 1000})

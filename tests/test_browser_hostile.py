@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import test_browser as tb
-from test_browser import wait_text
+from test_browser import open_in_playground, wait_text
 
 pytestmark = tb.pytestmark
 app_url = tb.app_url
@@ -72,8 +72,7 @@ def test_names_with_markup_read_as_typed_on_every_tab(app_url, browser, trained_
     no_injected(page)
 
     # Playground: the model's description names it as typed, with the record it resolved to
-    page.click("#mf-model-open")
-    page.locator("#mf-pg-chat").wait_for(state="visible", timeout=30_000)  # the tab switched
+    open_in_playground(page)
     wait_text(page, "#mf-pg-info", "<b id=evil-b>bold `tick` **star**")
     assert model["id"] in page.locator("#mf-pg-info").inner_text()
     no_injected(page)

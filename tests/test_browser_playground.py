@@ -11,7 +11,7 @@ import re
 import zipfile
 
 import test_browser as tb
-from test_browser import wait_text
+from test_browser import open_in_playground, wait_text
 from ui_server import wait_idle
 
 pytestmark = tb.pytestmark
@@ -85,9 +85,7 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
                            timeout=30_000)
 
     # Open in Playground: the tab switches and the model is preselected
-    # (the Playground's picker already shows the model: wait for the tab itself, not for its text)
-    page.click("#mf-model-open")
-    page.locator("#mf-pg-chat").wait_for(state="visible", timeout=30_000)
+    open_in_playground(page)
     wait_text(page, "#mf-pg-info", RUN_NAME)
 
     # chat with Compare on: both answers stream in, side by side
