@@ -96,12 +96,15 @@ def test_storage_list_deletes_datasets_and_archives(app_url, browser, home, trai
     wait_text(page, "#mf-storage", "leftover.jsonl")
     wait_text(page, "#mf-storage", "download archive")
 
-    for pick, gone in (("uploaded dataset: leftover.jsonl", data), ("download archive: ", zipped)):
+    # each result names what it deleted: waiting for "freed" alone would pass on the first
+    # deletion's message before the second one's event had come back
+    for pick, gone, named in (("uploaded dataset: leftover.jsonl", data, data.name),
+                              ("download archive: ", zipped, zipped.parent.name)):
         box = page.locator("#mf-storage-pick input")
         box.click()
         page.get_by_role("option").filter(has_text=pick).first.click()
         page.click("#mf-storage-delete")
-        wait_text(page, "#mf-storage-result", "freed")
+        wait_text(page, "#mf-storage-result", f"Deleted {named}")
         assert not Path(gone).exists()
     assert "leftover.jsonl" not in page.locator("#mf-storage").inner_text()
     page.close()
