@@ -35,8 +35,22 @@ from .data import WHERE
 from .form import Form
 from .history import history_frame
 
+RECORD_WAIT_S = 5.0  # how long an ended run's log may be ahead of its record in the store
 IDLE_PING_S = 5.0  # an idle page gets an empty update this often, so a closed page ends its watcher
 DOUBLE_CLICK_S = 3.0  # a second Start this soon with the same settings is a double click, not a second run
+
+
+async def recorded_end(rid: str, timeout: float = RECORD_WAIT_S) -> None:
+    """Wait until the store records the end the run's log already shows (a run logs its end, then
+    records it): the history read next then lists the run as ended, not still running."""
+    from ...runs import ACTIVE, get_store
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec = await asyncio.to_thread(get_store().get_run, rid)
+        if rec is None or rec.get("status") not in ACTIVE:
+            return
+        await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -191,6 +205,7 @@ class Watcher:
             return
         if view is not None and view.finished:
             self.last_done = rid
+            await recorded_end(rid)
             out = {self.history: history_frame()} | ({} if replayed else {self.run_finished: rid})
             yield self.keep_plots(out)
 
