@@ -187,6 +187,14 @@ def test_evaluate_section(ctx, full_model, tmp_path):
     json.dumps(stored)  # what the API returns is JSON
 
 
+def test_evaluate_picker_offers_a_finished_runs_model(ctx, full_model):
+    panel = evaluate.evaluate_panel(ctx)
+    get_store().update_model(full_model["id"], run_id="run-evaluate-panel")
+    assert evaluate.offer_run_model(panel, "run-evaluate-panel", "kept")[panel.model]["value"] == full_model["id"]
+    assert evaluate.offer_run_model(panel, "no-such-run", "kept")[panel.model]["value"] == "kept"
+    assert evaluate.refresh_models(panel, "kept")[panel.model]["value"] == "kept"  # a refresh keeps the pick
+
+
 def test_api_functions(full_model):
     d = api.model_api(full_model["id"])
     assert "_view" not in d and d["evaluation"] == EVALUATION

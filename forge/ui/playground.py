@@ -305,12 +305,18 @@ def refreshed_choices():
     return gr.update(choices=model_choices())
 
 
-def offer_run_model(run_id: str):
-    """A run just saved a model: the Playground offers it first (what its user will want to try)."""
+def run_model(run_id: str | None) -> str | None:
+    """The id of the model a run saved (complete on disk), or None."""
     from .. import models
 
-    made = [m["id"] for m in models.list_models() if m.get("run_id") == run_id and m.get("files_ok")]
-    return gr.update(choices=model_choices(), value=made[0]) if made else refreshed_choices()
+    made = [m["id"] for m in models.list_models() if run_id and m.get("run_id") == run_id and m.get("files_ok")]
+    return made[0] if made else None
+
+
+def offer_run_model(run_id: str):
+    """A run just saved a model: the Playground offers it first (what its user will want to try)."""
+    made = run_model(run_id)
+    return gr.update(choices=model_choices(), value=made) if made else refreshed_choices()
 
 
 def _cleared(p: Playground) -> dict[Any, Any]:

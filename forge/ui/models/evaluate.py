@@ -122,6 +122,13 @@ def refresh_models(panel: EvaluatePanel, current: str | None = None) -> dict[Any
     return {panel.model: gr.update(choices=choices, value=current or (choices[0][1] if choices else None))}
 
 
+def offer_run_model(panel: EvaluatePanel, run_id: str | None, current: str | None = None) -> dict[Any, Any]:
+    """A run just saved a model: the picker offers it (the model its user will want to score)."""
+    from ..playground import run_model
+
+    return refresh_models(panel, run_model(run_id) or current)
+
+
 def evaluate_and_show(panel: EvaluatePanel, model: str, source: str, sample: str | None, uploaded: str | None,
                       path: str | None, task: str | None, max_samples: Any, max_new_tokens: Any,
                       progress=gr.Progress()) -> dict[Any, Any]:
@@ -147,12 +154,14 @@ def wire(ctx, panel: EvaluatePanel) -> None:
     gr.on([p.source.change, p.sample.change, p.uploaded.change, p.path.submit, ctx.demo.load],
           bind(show_comparison, p), dataset, p.table, api_visibility="private", show_progress="hidden",
           trigger_mode="always_last")
-    gr.on([p.refresh_button.click, ctx.demo.load, ctx.run_finished.change], bind(refresh_models, p), p.model, p.model,
+    gr.on([p.refresh_button.click, ctx.demo.load], bind(refresh_models, p), p.model, p.model,
           api_visibility="private", show_progress="hidden")
+    ctx.run_finished.change(bind(offer_run_model, p), [ctx.run_finished, p.model], p.model,
+                            api_visibility="private", show_progress="hidden")
     p.button.click(bind(evaluate_and_show, p), [p.model, *dataset, p.task, p.max_samples, p.max_new_tokens],
                    [p.status, p.table, p.answers], api_visibility="private", show_progress_on=[p.status],
                    concurrency_limit=1, concurrency_id="mf-evaluate")
 
 
-__all__ = ["EvaluatePanel", "clear_upload", "evaluate_and_show", "evaluate_panel", "refresh_models",
-           "save_upload", "show_comparison", "wire"]
+__all__ = ["EvaluatePanel", "clear_upload", "evaluate_and_show", "evaluate_panel", "offer_run_model",
+           "refresh_models", "save_upload", "show_comparison", "wire"]
