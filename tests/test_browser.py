@@ -96,7 +96,9 @@ def test_start_watch_reload_and_stop(app_url, browser, tmp_path):
 
     # a provider this machine cannot run (Unsloth is not installed here) blocks Start and says why
     provider = page.locator("#mf-provider input")
-    for choice, note in (("unsloth", "pip install -r requirements-gpu.txt"), ("auto", "auto will use huggingface")):
+    # (the note at load already names the install command: the first wait is for the refusal's own words)
+    for choice, note in (("unsloth", "The unsloth provider cannot run this here"),
+                         ("auto", "auto will use huggingface")):
         provider.click()
         provider.fill(choice)
         provider.press("Enter")
@@ -150,8 +152,9 @@ def test_start_watch_reload_and_stop(app_url, browser, tmp_path):
     page.wait_for_function("document.querySelector('#mf-status')?.innerText.includes('Stopped')", timeout=60_000)
     other.wait_for_function("document.querySelector('#mf-status')?.innerText.includes('Stopped')", timeout=60_000)
     assert progress_step(page) < 400
-    # the history lists the run
-    page.wait_for_function("document.querySelector('#mf-history')?.innerText.includes('browser-run')",
+    # the history lists the run as stopped (it listed it as running since it was queued)
+    page.wait_for_function("[...document.querySelectorAll('#mf-history tr, #mf-history .virtual-row')]"
+                           ".some(r => r.innerText.includes('browser-run') && r.innerText.includes('stopped'))",
                            timeout=30_000)
     from forge.runs import get_store
 

@@ -42,13 +42,17 @@ def upload(page, name: str) -> None:
     page.locator("#mf-upload input[type=file]").set_input_files(str(FORMATS / name))
 
 
-def train_and_keep(page, name: str, strategy: str, run_name: str) -> None:
-    """Upload, train to completed, and check the ended run stays on screen."""
+def train_and_keep(page, name: str, task: str, strategy: str, run_name: str) -> None:
+    """Upload, train to completed, and check the ended run stays on screen. The waits name this
+    file's task and a status with no warning left: Start may still be on from the run before."""
     upload(page, name)
-    wait_text(page, "#mf-data-status", "8 rows")
+    ready = f"8 rows ready · task {task}"
+    wait_text(page, "#mf-data-status", ready)
     pick(page, "mf-strategy", strategy)
     fill(page, "Run name", run_name)
-    page.wait_for_function("!document.querySelector('#mf-start').disabled", timeout=30_000)
+    page.wait_for_function("([n]) => { const t = document.querySelector('#mf-data-status')?.innerText || '';"
+                           " return t.includes(n) && !t.includes('⚠')"
+                           " && !document.querySelector('#mf-start').disabled; }", arg=[ready], timeout=30_000)
     page.click("#mf-start")
     wait_text(page, "#mf-status", run_name)
     wait_text(page, "#mf-status", "Completed", timeout=120_000)
@@ -76,8 +80,8 @@ def test_formats_train_on_the_page_and_a_mapping_is_fixed_there(app_url, browser
     fill(page, "Eval split", "0")
     page.locator("#mf-source").get_by_text("Upload").click()
 
-    train_and_keep(page, "sharegpt_preference.json", "DPO", "pref-run")
-    train_and_keep(page, "sharegpt_tools.json", "SFT", "tools-run")
+    train_and_keep(page, "sharegpt_preference.json", "preference", "DPO", "pref-run")
+    train_and_keep(page, "sharegpt_tools.json", "chat", "SFT", "tools-run")
 
     # a reloaded page shows the last run as it ended, until the next one starts
     page.reload()
@@ -101,6 +105,7 @@ def test_formats_train_on_the_page_and_a_mapping_is_fixed_there(app_url, browser
     wait_text(page, "#mf-preview", "<|im_start|>user")
     page.get_by_text("Config file and command line").click()
     wait_text(page, "#mf-config-yaml", "prompt: Frage")
+    wait_text(page, "#mf-config-yaml", "response: Antwort")
     page.wait_for_function("!document.querySelector('#mf-start').disabled", timeout=30_000)
     page.close()
     assert not errors, errors

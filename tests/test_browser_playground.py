@@ -73,7 +73,8 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
     page.wait_for_function(f"(document.querySelector('#mf-hub-model input')?.value || '').includes({RUN_NAME!r})",
                            timeout=30_000)
     page.get_by_role("tab", name="Models").click()
-    page.wait_for_function("(document.querySelector('#mf-eval-model input')?.value || '') !== ''", timeout=30_000)
+    page.wait_for_function(f"(document.querySelector('#mf-eval-model input')?.value || '').includes({RUN_NAME!r})",
+                           timeout=30_000)
 
     # the Models tab lists the new model (refreshed when the run finished); select it
     page.get_by_role("tab", name="Models").click()
@@ -90,7 +91,7 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
 
     # chat with Compare on: both answers stream in, side by side
     page.locator("#mf-pg-compare input").check()
-    page.wait_for_function("document.querySelector('#mf-pg-base-chat')?.offsetParent !== null", timeout=10_000)
+    page.locator("#mf-pg-base-chat").wait_for(state="visible", timeout=10_000)  # absent from the page while hidden
     page.get_by_role("button", name=re.compile("^Generation settings")).click()
     set_number(page, "mf-pg-max-new", "200")
     # a fine-tuned model starts greedy (as in its evaluation); sampled, the tiny model answers at length
@@ -111,7 +112,7 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
     assert page.locator("#mf-pg-base-chat [data-testid=bot]").count() == 1
     status = text_of(page, "#mf-pg-status")
     assert re.search(r"fine-tuned: \d+ tokens · base: \d+ tokens", status), status  # each count names its model
-    assert "Loaded on CPU" in text_of(page, "#mf-pg-info")
+    wait_text(page, "#mf-pg-info", "Loaded on")  # an event chained after the answer says where it loaded
 
     # Stop ends a long answer at once (the longest the slider allows: on a busy machine the page may
     # show the answer, and send the Stop, seconds behind the server)
@@ -135,6 +136,9 @@ def test_train_chat_compare_stop_merge_and_download(app_url, browser, tmp_path):
     # the chat's own trash icon clears the conversation the model is given, not only the display
     page.locator("#mf-pg-chat button[aria-label='Clear']").click()
     page.wait_for_function("document.querySelectorAll('#mf-pg-chat [data-testid=user]').length === 0",
+                           timeout=10_000)
+    # the chat empties its display before the server hears of it; the server's clear empties the status
+    page.wait_for_function("(document.querySelector('#mf-pg-status')?.innerText || '').trim() === ''",
                            timeout=10_000)
     set_number(page, "mf-pg-max-new", "8")
     # as in chat apps: Shift+Enter adds a line, Enter sends

@@ -114,8 +114,11 @@ def test_every_table_fits_its_box(app_url, browser, trained_adapter, tmp_path):
                            timeout=30_000)
     check("#mf-model-eval-metrics")
     check("#mf-model-before-after")
-    for tab in ("Finetune", "Models", "Playground", "Hub"):  # every button looks like one
+    # every button looks like one (a tab's contents appear once it is first opened: wait for one of them)
+    for tab, shown in (("Finetune", "#mf-start"), ("Models", "#mf-models"), ("Playground", "#mf-pg-send"),
+                       ("Hub", "#mf-hub-model")):
         page.get_by_role("tab", name=tab).click()
+        page.locator(shown).wait_for(state="visible", timeout=30_000)
         problems += [f"{tab}: button {t!r} has neither a border nor a background"
                      for t in page.evaluate(PLAIN_BUTTONS)]
     page.close()
