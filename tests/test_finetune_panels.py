@@ -152,26 +152,23 @@ def test_render_and_the_watcher_keep_the_plots(page):
     assert again[lv.strategy_plot] is None
 
 
-def test_the_watcher_waits_for_the_store_to_record_a_logged_end():
+def test_the_watcher_waits_for_the_store_to_record_a_logged_end(tmp_path):
     import asyncio
     import threading
     import time
 
-    from forge.runs import get_store
+    from forge.runs import RunStore
 
-    store = get_store()
+    store = RunStore(tmp_path / "runs.json")  # its own: the queue of another test may mend running records
     rid = store.create_run({"name": "logged-first", "status": "running"})["id"]
     threading.Timer(0.3, store.update_run, args=(rid,), kwargs={"status": "stopped"}).start()
     t0 = time.monotonic()
-    asyncio.run(live.recorded_end(rid))
+    asyncio.run(live.recorded_end(rid, store=store))
     assert store.get_run(rid)["status"] == "stopped" and time.monotonic() - t0 >= 0.25
     store.update_run(rid, status="running")  # a record that never ends: the wait gives up
     t0 = time.monotonic()
-    try:
-        asyncio.run(live.recorded_end(rid, timeout=0.3))
-        assert 0.25 <= time.monotonic() - t0 < 2
-    finally:
-        store.update_run(rid, status="stopped")  # no other test finds it active
+    asyncio.run(live.recorded_end(rid, timeout=0.3, store=store))
+    assert 0.25 <= time.monotonic() - t0 < 2
 
 
 def test_start_with_a_broken_form_names_the_problem(page):

@@ -40,14 +40,15 @@ IDLE_PING_S = 5.0  # an idle page gets an empty update this often, so a closed p
 DOUBLE_CLICK_S = 3.0  # a second Start this soon with the same settings is a double click, not a second run
 
 
-async def recorded_end(rid: str, timeout: float = RECORD_WAIT_S) -> None:
+async def recorded_end(rid: str, timeout: float = RECORD_WAIT_S, store=None) -> None:
     """Wait until the store records the end the run's log already shows (a run logs its end, then
     records it): the history read next then lists the run as ended, not still running."""
     from ...runs import ACTIVE, get_store
 
+    store = store or get_store()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rec = await asyncio.to_thread(get_store().get_run, rid)
+        rec = await asyncio.to_thread(store.get_run, rid)
         if rec is None or rec.get("status") not in ACTIVE:
             return
         await asyncio.sleep(0.05)
