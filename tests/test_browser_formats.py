@@ -43,16 +43,19 @@ def upload(page, name: str) -> None:
 
 
 def train_and_keep(page, name: str, task: str, strategy: str, run_name: str) -> None:
-    """Upload, train to completed, and check the ended run stays on screen. The waits name this
-    file's task and a status with no warning left: Start may still be on from the run before."""
+    """Upload, train to completed, and check the ended run stays on screen. The first wait names
+    this file's task: "8 rows" and Start may still be on from the run before."""
     upload(page, name)
     ready = f"8 rows ready · task {task}"
     wait_text(page, "#mf-data-status", ready)
     pick(page, "mf-strategy", strategy)
     fill(page, "Run name", run_name)
-    page.wait_for_function("([n]) => { const t = document.querySelector('#mf-data-status')?.innerText || '';"
-                           " return t.includes(n) && !t.includes('⚠')"
-                           " && !document.querySelector('#mf-start').disabled; }", arg=[ready], timeout=30_000)
+    try:
+        page.wait_for_function("!document.querySelector('#mf-start').disabled", timeout=30_000)
+    except Exception as e:
+        raise AssertionError(f"{name} with {strategy} is not ready to start: the status says "
+                             f"{page.locator('#mf-data-status').inner_text()!r}, Start is "
+                             f"{'off' if page.locator('#mf-start').is_disabled() else 'on'}") from e
     page.click("#mf-start")
     wait_text(page, "#mf-status", run_name)
     wait_text(page, "#mf-status", "Completed", timeout=120_000)

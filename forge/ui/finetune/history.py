@@ -79,7 +79,7 @@ def history_panel() -> HistoryPanel:
     """The table and the selected run (inside section 5's group, which also holds Compare and Storage)."""
     gr.Markdown("### 5 · History")
     with gr.Row():
-        refresh = gr.Button("Refresh", size="sm", scale=0, min_width=100)
+        refresh = gr.Button("Refresh", size="sm", scale=0, min_width=100, elem_id="mf-history-refresh")
     table = gr.Dataframe(history_frame([]), interactive=False, max_height=320, elem_id="mf-history", wrap=True,
                          label="Past runs (select one to see it)")
     selected = gr.State(None)
